@@ -1,0 +1,128 @@
+"""Corpus benchmarks: clean + tokenize throughput per KoNLPy backend, Wikipedia ingest.
+
+    python benchmarks/corpus.py nsmc --backend mecab         # all 200K NSMC documents
+    python benchmarks/corpus.py nsmc --backend kkma --limit 10000
+    python benchmarks/corpus.py wiki                         # the whole Wikipedia mirror
+    python benchmarks/corpus.py all                          # each above in a fresh process
+
+Reads the mirror from KORFLOW_DATA_MIRROR. Every figure comes from one process that does only
+that work, so peak RSS (ru_maxrss) is the work's own. Prints a Markdown table row per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from korean.clean import Cleaner  # noqa: E402
+from korean.morphemes import TokenizerConfig, get_tokenizer  # noqa: E402
+from korean.nsmc import parse_nsmc  # noqa: E402
+from korflow import sources  # noqa: E402
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_nsmc(mirror: Path, backend: str, limit: int | None) -> dict:
+    """End to end: read + sha256-check both files, parse, clean, tokenize every document."""
+    tokenizer = get_tokenizer(TokenizerConfig(backend=backend))  # JVM / MeCab start not timed
+    tokenizer("워밍업 문장")
+    start = time.perf_counter()
+    docs = []
+    for split in ("train", "test"):
+        path, _ = sources.fetch(sources.NSMC[split], mirror, Path(tempfile.gettempdir()))
+        with open(path, "rb") as f:
+            docs.extend(parse_nsmc(f, name=str(path)).documents)
+    docs = docs[:limit] if limit else docs
+    clean = Cleaner()
+    tokens = sum(len(tokenizer(clean(d))) for d in docs)
+    seconds = time.perf_counter() - start
+    return {
+        "bench": f"NSMC clean+tokenize ({backend})",
+        "docs": len(docs),
+        "tokens": tokens,
+        "seconds": round(seconds, 2),
+        "docs_per_s": round(len(docs) / seconds),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+def bench_wiki(mirror: Path) -> dict:
+    """Ingest the whole Wikipedia mirror into parquet shards (the corpus flow's ingest task)."""
+    os.environ.setdefault("KORFLOW_HOME", tempfile.mkdtemp(prefix="korflow-bench-"))
+    os.environ["KORFLOW_PROGRESS"] = "0"
+    from korflow import settings
+
+    settings.configure()
+    from prefect import flow
+
+    from tasks.ingest import ingest_wiki, locate_wiki
+
+    @flow
+    def ingest_only():
+        source = locate_wiki(None, str(mirror), capped=False)
+        return ingest_wiki.with_options(refresh_cache=True)(source, None, None, 5000)
+
+    start = time.perf_counter()
+    dataset = ingest_only()
+    seconds = time.perf_counter() - start
+    mb = dataset.stats["text_mb"]
+    return {
+        "bench": "Wikipedia ingest (whole mirror)",
+        "docs": dataset.stats["docs"],
+        "text_mb": mb,
+        "seconds": round(seconds, 2),
+        "mb_per_s": round(mb / seconds, 2),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+def run_all(limits: dict[str, int | None]) -> None:
+    rows = []
+    jobs = [["wiki"]] + [
+        ["nsmc", "--backend", b] + (["--limit", str(n)] if n else []) for b, n in limits.items()
+    ]
+    for job in jobs:
+        out = subprocess.run(
+            [sys.executable, __file__, *job, "--json"], capture_output=True, text=True, check=True
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
+    print("| benchmark | docs | seconds | throughput | peak RSS (MB) |\n|---|---:|---:|---:|---:|")
+    for r in rows:
+        rate = f"{r['docs_per_s']:,} docs/s" if "docs_per_s" in r else f"{r['mb_per_s']} MB/s"
+        print(f"| {r['bench']} | {r['docs']:,} | {r['seconds']} | {rate} | {r['peak_rss_mb']:,} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("what", choices=["nsmc", "wiki", "all"])
+    parser.add_argument("--backend", default="mecab")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    mirror = Path(os.environ["KORFLOW_DATA_MIRROR"]).resolve()
+    if args.what == "all":
+        # Hannanum and Kkma are far slower: they get a 10K-document sample.
+        run_all({"mecab": None, "okt": None, "komoran": None, "hannanum": 10_000, "kkma": 10_000})
+        return
+    result = (
+        bench_nsmc(mirror, args.backend, args.limit) if args.what == "nsmc" else bench_wiki(mirror)
+    )
+    print(json.dumps(result, ensure_ascii=False) if args.json else result)
+
+
+if __name__ == "__main__":
+    main()

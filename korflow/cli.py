@@ -1,0 +1,165 @@
+"""The ``korflow`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from . import settings
+
+app = typer.Typer(
+    help="Korean NLP workflow: corpus -> FastText -> LSTMs, on Prefect and MLflow.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console(stderr=True)
+
+Profile = Annotated[
+    str, typer.Option("--profile", "-p", help="Named parameter set: quick or full.")
+]
+Mirror = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-mirror",
+        envvar="KORFLOW_DATA_MIRROR",
+        help="Local folder with the upstream files (nsmc/, kowiki/, eval/, chatbot/); "
+        "default: download from upstream.",
+    ),
+]
+Runner = Annotated[
+    str | None,
+    typer.Option(
+        "--task-runner",
+        envvar="KORFLOW_TASK_RUNNER",
+        help="thread (default), dask (local cluster), or a Dask scheduler address tcp://HOST:PORT.",
+    ),
+]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="Override a config value, e.g. --set clean.keep_digits=true (repeatable).",
+    ),
+]
+Refresh = Annotated[
+    bool, typer.Option("--refresh", help="Ignore cached task results and recompute.")
+]
+
+
+def _prepare(refresh: bool) -> None:
+    """Settings must be in the environment before Prefect and MLflow are imported."""
+    import os
+
+    settings.configure()
+    if refresh:
+        os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def corpus(
+    profile: Profile = "quick",
+    data_mirror: Mirror = None,
+    task_runner: Runner = None,
+    wiki_source: Annotated[
+        str | None,
+        typer.Option(help="Wikipedia input: a *.xml(.bz2) dump, a WikiExtractor folder, or a URL."),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(help="KoNLPy backend: mecab (default), okt, komoran, hannanum, kkma."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Fail on malformed input rows instead of skipping.")
+    ] = False,
+    set_: Sets = None,
+    refresh: Refresh = False,
+) -> None:
+    """Ingest NSMC and Korean Wikipedia, clean, tokenize into morphemes; track it in MLflow."""
+    _prepare(refresh)
+    from korflow.profiles import ConfigError, corpus_config, parse_overrides
+
+    try:
+        overrides = parse_overrides(set_ or [])
+        if wiki_source:
+            overrides["wiki_source"] = wiki_source
+        if tokenizer:
+            overrides.setdefault("tokenizer", {})["backend"] = tokenizer
+        if strict:
+            overrides["strict"] = True
+        corpus_config(profile, overrides)  # validate before anything starts
+        mirror = settings.data_mirror(data_mirror)
+    except (ConfigError, FileNotFoundError) as exc:
+        _fail(exc)
+
+    from flows.corpus import corpus_flow
+    from korflow.runners import task_runner as make_runner
+
+    flow = corpus_flow.with_options(task_runner=make_runner(task_runner))
+    result = flow(profile=profile, data_mirror=str(mirror) if mirror else None, overrides=overrides)
+    _report(result)
+
+
+def _report(result: dict) -> None:
+    metrics = result.get("metrics", {})
+    console.print(f"\n[bold green]done[/] in {result['seconds']:.1f} s")
+    for key in sorted(metrics):
+        if key.endswith((".ingest.rows", ".clean.rows_out", ".tokens", ".vocab_size")):
+            console.print(f"  {key:32s} {metrics[key]:>12,.0f}")
+    console.print(
+        f"MLflow run id: [bold]{result['run_id']}[/]  (tracking URI {result['tracking_uri']})"
+    )
+    console.print(f"manifest: {result['manifest']}")
+    print(result["run_id"])  # stdout carries just the run id, for scripts
+
+
+@app.command()
+def tokenize(
+    text: Annotated[
+        list[str] | None, typer.Argument(help="Text to analyse; default: lines on stdin.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="mecab, okt, komoran, hannanum or kkma.")] = "mecab",
+    pos: Annotated[bool, typer.Option("--pos", help="Print morpheme/TAG pairs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
+) -> None:
+    """Clean and tokenize text the way the corpus flow does (a quick look at a backend)."""
+    from korean.clean import clean_text
+    from korean.errors import KoreanNLPError
+    from korean.jamo_units import decompose
+    from korean.morphemes import TokenizerConfig, get_tokenizer
+
+    try:
+        tok = get_tokenizer(TokenizerConfig(backend=backend))
+    except (KoreanNLPError, ValueError) as exc:
+        _fail(exc)
+    for line in text or (s.rstrip("\n") for s in sys.stdin):
+        cleaned = clean_text(line)
+        morphs = [f"{m}/{t}" for m, t in tok.pos(cleaned)] if pos else tok(cleaned)
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "text": line,
+                        "cleaned": cleaned,
+                        "tokens": morphs,
+                        "jamo": decompose(cleaned),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(" ".join(morphs))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,121 @@
+"""Parquet shards: written atomically, described by their sha256 and their own metadata.
+
+A shard's row counts and skip counts live in the parquet file's key-value metadata, so a
+``Shard`` can always be rebuilt from the file alone, and its sha256 keys every cache
+downstream of it. Files are written to a temporary name and renamed into place: a failed
+stage never leaves a half-written file under a name a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+_META_KEY = b"korflow"
+
+
+class Shard(BaseModel):
+    path: str
+    sha256: str
+    rows: int
+    stats: dict[str, Any] = {}
+
+    def read(self, columns: list[str] | None = None) -> pa.Table:
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(
+                f"shard {self.path} is gone (deleted after it was cached?): re-run with --refresh"
+            )
+        return pq.read_table(self.path, columns=columns)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_tree(root: str | Path, files: list[Path]) -> str:
+    """Digest of a folder of input files: their relative paths and contents."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(Path(file).relative_to(root)).encode())
+        digest.update(sha256_file(file).encode())
+    return digest.hexdigest()
+
+
+def digest_of(*parts: Any) -> str:
+    """A short stable digest of JSON-able parts, for content-addressed output names."""
+    blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def atomic_path(path: Path):
+    """A temporary sibling of ``path``; rename it into place with ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def write_shard(table: pa.Table, path: str | Path, stats: dict[str, Any] | None = None) -> Shard:
+    path = Path(path)
+    stats = stats or {}
+    meta = dict(table.schema.metadata or {})
+    meta[_META_KEY] = json.dumps(stats, ensure_ascii=False).encode()
+    tmp = atomic_path(path)
+    try:
+        pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Shard(path=str(path), sha256=sha256_file(path), rows=table.num_rows, stats=stats)
+
+
+def load_shard(path: str | Path) -> Shard:
+    """Rebuild a ``Shard`` from a file that ``write_shard`` wrote."""
+    meta = pq.read_schema(path).metadata or {}
+    stats = json.loads(meta.get(_META_KEY, b"{}"))
+    rows = pq.read_metadata(path).num_rows
+    return Shard(path=str(path), sha256=sha256_file(path), rows=rows, stats=stats)
+
+
+def write_json_atomic(obj: Any, path: str | Path) -> Path:
+    path = Path(path)
+    tmp = atomic_path(path)
+    try:
+        tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class SourceFile(BaseModel):
+    """A raw input (file, folder or URL) and the digest that keys every cache downstream."""
+
+    name: str
+    path: str
+    sha256: str
+    origin: str = ""  # URL it came from, or "mirror"
+
+
+class Dataset(BaseModel):
+    """The shards one stage produced for one corpus, with the stage's counts."""
+
+    name: str
+    shards: list[Shard]
+    stats: dict[str, Any] = {}
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.shards)

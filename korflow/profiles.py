@@ -1,0 +1,119 @@
+"""Named parameter sets (``quick``, ``full``), validated by pydantic.
+
+A profile is a plain dict of overrides on the defaults of each stage's config model, so that
+a new option is added in one place (its model) and a profile names only what it changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from korean.clean import CleanConfig
+from korean.morphemes import TokenizerConfig
+
+PROFILES = ("quick", "full")
+
+
+class CorpusConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "full"
+    # Your own NSMC-format files ({"train": path, "test": path}) instead of the upstream ones.
+    nsmc_files: dict[Literal["train", "test"], str] = {}
+    # Rows kept per NSMC split (the first N, file order); None = all.
+    nsmc_train_rows: int | None = Field(None, gt=0)
+    nsmc_test_rows: int | None = Field(None, gt=0)
+    nsmc_shard_rows: int = Field(50_000, gt=0)
+    # Wikipedia: a dump file, a WikiExtractor folder or a URL; None = mirror's kowiki/ or upstream.
+    wiki_source: str | None = None
+    wiki_max_docs: int | None = Field(None, gt=0)
+    wiki_max_mb: float | None = Field(None, gt=0)
+    wiki_shard_docs: int = Field(5_000, gt=0)
+    # Malformed input rows fail the run instead of being counted and skipped.
+    strict: bool = False
+    clean: CleanConfig = CleanConfig()
+    drop_empty: bool = True  # drop rows that clean to nothing (never NSMC test rows)
+    split_sentences: bool = True  # Wikipedia articles -> one row per sentence
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    sample_rows: int = Field(20, ge=0)
+
+
+CORPUS_PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "nsmc_train_rows": 20_000,
+        "nsmc_test_rows": 5_000,
+        "nsmc_shard_rows": 10_000,
+        "wiki_max_docs": 2_000,
+        "wiki_shard_docs": 1_000,
+    },
+    "full": {},
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["clean.keep_digits=true", "wiki_max_docs=500"]`` -> nested dict (values as YAML-ish)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"override {pair!r} is not KEY=VALUE")
+        key, raw = pair.split("=", 1)
+        value: Any = raw
+        low = raw.strip().lower()
+        if low in ("true", "false"):
+            value = low == "true"
+        elif low in ("none", "null"):
+            value = None
+        else:
+            for cast in (int, float):
+                try:
+                    value = cast(raw)
+                    break
+                except ValueError:
+                    pass
+            if isinstance(value, str) and "," in raw:
+                value = [v for v in raw.split(",") if v]
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def resolve(
+    model: type[BaseModel],
+    profiles: dict[str, dict[str, Any]],
+    profile: str,
+    overrides: dict[str, Any] | None = None,
+) -> BaseModel:
+    """The profile's settings with overrides on top, validated; bad values get a clear message."""
+    if profile not in profiles:
+        raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(profiles)}")
+    merged = _merge({"profile": profile, **profiles[profile]}, overrides or {})
+    try:
+        return model.model_validate(merged)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(
+            f"invalid {model.__name__} for profile {profile!r}:\n" + "\n".join(lines)
+        ) from None
+
+
+def corpus_config(profile: str, overrides: dict[str, Any] | None = None) -> CorpusConfig:
+    return resolve(CorpusConfig, CORPUS_PROFILES, profile, overrides)

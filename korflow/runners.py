@@ -1,0 +1,35 @@
+"""Task runner selection: Prefect's thread pool, or Dask (prefect-dask) for scale-out.
+
+``KORFLOW_TASK_RUNNER`` / ``--task-runner``: ``thread`` (default), ``dask`` (a local cluster of
+worker processes, one per core), or a scheduler address (``tcp://host:8786``) of an existing
+Dask cluster.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+
+def task_runner(spec: str | None = None) -> TaskRunner:
+    spec = (spec or os.environ.get("KORFLOW_TASK_RUNNER") or "thread").strip()
+    workers = os.cpu_count() or 1
+    if spec == "thread":
+        return ThreadPoolTaskRunner(max_workers=workers)
+    from prefect_dask import DaskTaskRunner
+
+    if spec == "dask":
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
+    if "://" in spec:
+        return DaskTaskRunner(address=spec)
+    raise ValueError(
+        f"task runner {spec!r}: use thread, dask, or a Dask scheduler address tcp://HOST:PORT"
+    )

@@ -1,0 +1,47 @@
+"""Where things go: KORFLOW_HOME, the data mirror, MLflow and Prefect storage.
+
+Call ``configure()`` before importing Prefect or MLflow so that their defaults land under
+KORFLOW_HOME: a fresh clone runs with no server started by hand (Prefect's ephemeral API,
+MLflow on a local SQLite store), and the environment variables override every default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def home() -> Path:
+    return Path(os.environ.get("KORFLOW_HOME", "korflow-home")).resolve()
+
+
+def data_mirror(explicit: str | Path | None = None) -> Path | None:
+    """The local mirror folder: the CLI flag, else KORFLOW_DATA_MIRROR, else None (download)."""
+    value = explicit or os.environ.get("KORFLOW_DATA_MIRROR")
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"data mirror {path} is not a folder (KORFLOW_DATA_MIRROR / --data-mirror)"
+        )
+    return path
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
+
+
+def configure(korflow_home: str | Path | None = None) -> Path:
+    """Fix KORFLOW_HOME and point Prefect results and MLflow defaults under it."""
+    if korflow_home:
+        os.environ["KORFLOW_HOME"] = str(Path(korflow_home).resolve())
+    root = home()
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(root / "prefect-results"))
+    os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
+    # The ephemeral Prefect server's telemetry heartbeat only contends for its SQLite file.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    return root

@@ -1,0 +1,145 @@
+"""Where the raw data comes from: upstream URLs with checksums, or a local mirror folder.
+
+The mirror (``--data-mirror`` / KORFLOW_DATA_MIRROR) holds the upstream files under the same
+relative paths (``nsmc/ratings_train.txt``, ``kowiki/``, ``eval/``, ``chatbot/``). Mirror
+files are read in place and checked like downloads; downloads go to a cache folder through a
+temporary name, so a failed or mismatching download is never picked up later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from korean.errors import KoreanNLPError
+
+from .datasets import atomic_path, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+class ChecksumMismatch(KoreanNLPError):
+    """A file's digest differs from the published one."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    relpath: str  # path inside the mirror and the download cache
+    url: str
+    sha256: str | None = None
+
+
+NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/{}"
+NSMC = {
+    "train": RemoteFile(
+        "nsmc/ratings_train.txt",
+        NSMC_URL.format("ratings_train.txt"),
+        "e03b7d14e9e41be8d464a28057cd25d7396c53e67aa7fd5f7e552c59b0ee2940",
+    ),
+    "test": RemoteFile(
+        "nsmc/ratings_test.txt",
+        NSMC_URL.format("ratings_test.txt"),
+        "8ac9f64052f11dbf6ae0acb5e038f03d90a76f0eda7820cfb3a92d02edfcebda",
+    ),
+}
+KOWIKI_DUMP_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-pages-articles.xml.bz2"
+KOWIKI_SHA1SUMS_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-sha1sums.txt"
+
+
+def http_session(retries: int = 5) -> requests.Session:
+    """A session that retries connection errors and 429/5xx with exponential back-off."""
+    retry = Retry(
+        total=retries,
+        backoff_factor=1.0,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=("GET", "HEAD"),
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.headers["User-Agent"] = "korflow (+https://github.com/korflow)"
+    return session
+
+
+def verify(path: Path, expected: str | None, algo: str = "sha256") -> str:
+    """Return the file's digest; raise ChecksumMismatch naming the file and both digests."""
+    actual = sha256_file(path) if algo == "sha256" else _digest(path, algo)
+    if expected and actual != expected:
+        raise ChecksumMismatch(f"{path}: {algo} mismatch: expected {expected}, got {actual}")
+    return actual
+
+
+def _digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, expected: str | None = None, algo: str = "sha256") -> Path:
+    """Download ``url`` to ``dest`` via a temporary file, checking the digest before the rename."""
+    tmp = atomic_path(dest)
+    try:
+        with http_session().get(url, stream=True, timeout=60) as response:
+            response.raise_for_status()
+            with open(tmp, "wb") as f:
+                for block in response.iter_content(1 << 20):
+                    f.write(block)
+        actual = _digest(tmp, algo)
+        if expected and actual != expected:
+            raise ChecksumMismatch(f"{url}: {algo} mismatch: expected {expected}, got {actual}")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def fetch(remote: RemoteFile, mirror: Path | None, cache_dir: Path) -> tuple[Path, str]:
+    """(local path, sha256) of a remote file: from the mirror if given, else the download cache."""
+    if mirror is not None:
+        path = mirror / remote.relpath
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing from the data mirror {mirror}")
+        return path, verify(path, remote.sha256)
+    dest = cache_dir / remote.relpath
+    if dest.is_file():
+        try:
+            return dest, verify(dest, remote.sha256)
+        except ChecksumMismatch:
+            log.warning("cached %s does not match its checksum; downloading again", dest)
+            dest.unlink()
+    log.info("downloading %s", remote.url)
+    download(remote.url, dest, remote.sha256)
+    return dest, verify(dest, remote.sha256)
+
+
+def open_url(url: str) -> BinaryIO:
+    """A streaming, retried HTTP body: read it like a file; stop early to download less."""
+    response = http_session().get(url, stream=True, timeout=60)
+    response.raise_for_status()
+    response.raw.decode_content = True
+    return response.raw
+
+
+def published_sha1(sums_url: str, pattern: str = r"kowiki-\d+-pages-articles\.xml\.bz2") -> str:
+    """The sha1 that dumps.wikimedia.org publishes for the pages-articles dump."""
+    text = http_session().get(sums_url, timeout=60).text
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and re.fullmatch(pattern, parts[1]):
+            return parts[0]
+    raise ChecksumMismatch(f"{sums_url} lists no file matching {pattern}")
+
+
+def is_url(value: str | Path) -> bool:
+    return str(value).startswith(("http://", "https://"))

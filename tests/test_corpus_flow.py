@@ -1,0 +1,171 @@
+"""The corpus flow on small hand-made inputs, with a real Prefect API and a real MLflow store."""
+
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.sorting import TaskRunSort
+
+from korean.errors import CorpusFormatError
+from korflow.runners import task_runner
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, request):
+    root = tmp_path_factory.mktemp("inputs")
+    for name in ("nsmc-train.txt", "nsmc-test.txt"):
+        shutil.copy(FIXTURES / name, root / name)
+    import bz2
+
+    (root / "kowiki.xml.bz2").write_bytes(bz2.compress((FIXTURES / "kowiki-tiny.xml").read_bytes()))
+    return root
+
+
+def overrides(inputs: Path, **extra):
+    base = {
+        "nsmc_files": {
+            "train": str(inputs / "nsmc-train.txt"),
+            "test": str(inputs / "nsmc-test.txt"),
+        },
+        "wiki_source": str(inputs / "kowiki.xml.bz2"),
+        "sample_rows": 5,
+    }
+    for key, value in extra.items():
+        node = base
+        *parents, leaf = key.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return base
+
+
+def run(inputs, runner="thread", **extra):
+    from flows.corpus import corpus_flow
+
+    flow = corpus_flow.with_options(task_runner=task_runner(runner))
+    return flow(profile="quick", data_mirror=None, overrides=overrides(inputs, **extra))
+
+
+def states(flow_run_id: str) -> dict[str, set[str]]:
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    out = defaultdict(set)
+    for task_run in runs:
+        out[task_run.name.rsplit("-", 1)[0]].add(task_run.state.name)
+    return dict(out)
+
+
+@pytest.fixture(scope="module")
+def first(inputs):
+    return run(inputs)
+
+
+def test_counts_tags_inputs_and_samples_are_tracked(first):
+    r = mlflow.get_run(first["run_id"])
+    assert r.data.tags["korflow.stage"] == "corpus" and r.data.tags["korflow.profile"] == "quick"
+    assert r.data.tags["korflow.prefect_flow_run_id"] == first["flow_run_id"]
+    m = r.data.metrics
+    assert m["nsmc.train.rows_read"] == 6 and m["nsmc.test.rows_read"] == 3
+    assert m["nsmc.train.skipped.bad_label"] == 1 and m["nsmc.train.skipped.wrong_field_count"] == 1
+    assert m["nsmc.ingest.rows"] == 9
+    # 1003 is empty, 1004 is only punctuation: dropped from train with their reasons;
+    # "good movie" cleans to nothing but the test split is kept whole.
+    assert m["nsmc.clean.dropped.empty_input"] == 1
+    assert m["nsmc.clean.dropped.empty_after_clean"] == 1
+    assert m["nsmc.clean.kept_empty"] == 1 and m["nsmc.clean.rows_out"] == 7
+    assert m["wiki.docs"] == 2 and m["wiki.skipped.redirect"] == 1
+    assert m["wiki.skipped.non_article_namespace"] == 1 and m["wiki.skipped.empty_text"] == 1
+    assert m["wiki.tokens"] > 20 and m["nsmc.vocab_size"] > 10
+    assert r.data.params["tokenizer.backend"] == "mecab"
+    assert len(r.data.params["input.nsmc_train.sha256"]) == 64
+    assert {i.dataset.name for i in r.inputs.dataset_inputs} == {
+        "nsmc_train",
+        "nsmc_test",
+        "kowiki",
+    }
+    artifacts = {a.path for a in MlflowClient().list_artifacts(first["run_id"], "samples")}
+    assert artifacts == {"samples/nsmc.tsv", "samples/wiki.tsv"}
+    sample = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=first["run_id"], artifact_path="samples/nsmc.tsv"
+        )
+    )
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "raw\tcleaned\ttokens"
+    assert lines[1].split("\t")[1] == "이 영화 정말 재밌어요 ㅋㅋ 강추"
+
+
+def test_vocabulary_never_sees_the_test_split(first):
+    manifest = json.loads(Path(first["manifest"]).read_text(encoding="utf-8"))
+    import pyarrow.parquet as pq
+
+    vocab = set(
+        pq.read_table(manifest["datasets"]["nsmc"]["vocab"]["path"]).column("token").to_pylist()
+    )
+    assert "영화" in vocab and "음악" not in vocab  # 음악 appears only in the test file
+    tokens = pq.read_table(manifest["datasets"]["nsmc"]["tokens"][-1]["path"]).to_pylist()
+    assert [t["split"] for t in tokens] == ["test"] * 3 and tokens[1]["tokens"] == []
+
+
+def test_unchanged_rerun_is_served_from_the_cache(inputs, first):
+    again = run(inputs)
+    s = states(again["flow_run_id"])
+    for name in ("ingest_nsmc", "ingest_wiki", "clean_shard", "tokenize_shard", "build_vocabulary"):
+        assert s[name] == {"Cached"}, (name, s)
+    assert again["metrics"] == first["metrics"]
+
+
+def test_changed_cleaning_option_reruns_only_what_depends_on_it(inputs, first):
+    changed = run(inputs, clean__keep_digits=True)
+    s = states(changed["flow_run_id"])
+    assert s["ingest_nsmc"] == {"Cached"} and s["ingest_wiki"] == {"Cached"}
+    assert s["clean_shard"] == {"Completed"} and s["tokenize_shard"] == {"Completed"}
+    assert changed["metrics"]["nsmc.tokens"] > first["metrics"]["nsmc.tokens"]  # 10점 keeps 10
+
+
+def test_changed_tokenizer_option_keeps_the_cleaned_shards(inputs, first):
+    s = states(run(inputs, tokenizer__drop_pos=["J"])["flow_run_id"])
+    assert s["clean_shard"] == {"Cached"} and s["tokenize_shard"] == {"Completed"}
+
+
+def test_changed_input_file_reruns_its_corpus_only(inputs, first, tmp_path):
+    train = tmp_path / "train.txt"
+    train.write_text(
+        (inputs / "nsmc-train.txt").read_text(encoding="utf-8") + "1010\t새로운 리뷰\t1\n",
+        encoding="utf-8",
+    )
+    result = run(inputs, nsmc_files__train=str(train))
+    s = states(result["flow_run_id"])
+    assert s["ingest_nsmc"] == {"Completed"} and s["ingest_wiki"] == {"Cached"}
+    assert result["metrics"]["nsmc.ingest.rows"] == 10
+
+
+def test_dask_task_runner_gives_the_same_counts(inputs, first):
+    result = run(inputs, runner="dask", clean__max_repeat=3)
+    assert states(result["flow_run_id"])["clean_shard"] == {"Completed"}
+    for key in ("nsmc.ingest.rows", "nsmc.clean.rows_out", "wiki.clean.rows_out", "wiki.tokens"):
+        assert result["metrics"][key] == first["metrics"][key]
+
+
+def test_corrupt_dump_fails_the_run_clearly(inputs, tmp_path):
+    broken = tmp_path / "broken.xml.bz2"
+    broken.write_bytes((inputs / "kowiki.xml.bz2").read_bytes()[:-30])
+    with pytest.raises(CorpusFormatError, match="broken.xml.bz2"):
+        run(inputs, wiki_source=str(broken))
+    failed = mlflow.search_runs(
+        experiment_names=["korflow"], order_by=["start_time DESC"], max_results=1
+    )
+    assert failed.iloc[0]["status"] == "FAILED"
