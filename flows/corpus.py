@@ -22,8 +22,8 @@ from korflow import settings, tracking
 from korflow.datasets import Dataset, Shard, write_json_atomic
 from korflow.profiles import CorpusConfig, corpus_config
 from korflow.progress import progress
-from korflow.sources import is_url
-from tasks.ingest import corpus_dir, fetch_nsmc, ingest_nsmc, ingest_wiki, locate_wiki
+from korflow.sources import NSMC, is_url
+from tasks.ingest import corpus_dir, fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
 from tasks.text import build_vocabulary, clean_shard, tokenize_shard
 
 # Which column holds the text, and whether articles are split into sentences.
@@ -77,7 +77,9 @@ def corpus_flow(
     with tracking.stage_run("corpus", cfg.profile, config, tags=tags) as run:
         mlflow.log_param("data_mirror", mirror_arg or "none (upstream download)")
         files = {
-            split: fetch_nsmc.submit(split, mirror_arg, cfg.nsmc_files.get(split))
+            split: fetch_file.submit(
+                f"nsmc_{split}", NSMC[split], mirror_arg, cfg.nsmc_files.get(split)
+            )
             for split in ("train", "test")
         }
         capped = bool(cfg.wiki_max_docs or cfg.wiki_max_mb)

@@ -66,6 +66,35 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+def _run_flow(
+    stage: str, profile: str, data_mirror: Path | None, task_runner: str | None, overrides: dict
+) -> dict:
+    """Validate the stage's config and the mirror, then run its flow on the chosen runner."""
+    import importlib
+
+    from korflow import profiles
+
+    try:
+        getattr(profiles, f"{stage}_config")(profile, overrides)  # clear errors before starting
+        mirror = settings.data_mirror(data_mirror)
+    except (profiles.ConfigError, FileNotFoundError) as exc:
+        _fail(exc)
+    from korflow.runners import task_runner as make_runner
+
+    flow = getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
+    flow = flow.with_options(task_runner=make_runner(task_runner))
+    return flow(profile=profile, data_mirror=str(mirror) if mirror else None, overrides=overrides)
+
+
+def _overrides(pairs: list[str] | None) -> dict:
+    from korflow.profiles import ConfigError, parse_overrides
+
+    try:
+        return parse_overrides(pairs or [])
+    except ConfigError as exc:
+        _fail(exc)
+
+
 @app.command()
 def corpus(
     profile: Profile = "quick",
@@ -87,27 +116,78 @@ def corpus(
 ) -> None:
     """Ingest NSMC and Korean Wikipedia, clean, tokenize into morphemes; track it in MLflow."""
     _prepare(refresh)
-    from korflow.profiles import ConfigError, corpus_config, parse_overrides
+    overrides = _overrides(set_)
+    if wiki_source:
+        overrides["wiki_source"] = wiki_source
+    if tokenizer:
+        overrides.setdefault("tokenizer", {})["backend"] = tokenizer
+    if strict:
+        overrides["strict"] = True
+    _report(_run_flow("corpus", profile, data_mirror, task_runner, overrides))
+
+
+@app.command()
+def embed(
+    profile: Profile = "quick",
+    data_mirror: Mirror = None,
+    task_runner: Runner = None,
+    level: Annotated[
+        list[str] | None, typer.Option(help="syllable and/or jamo (repeatable); default both.")
+    ] = None,
+    unit: Annotated[
+        list[str] | None,
+        typer.Option(help="morpheme (default) and/or eojeol tokens (repeatable)."),
+    ] = None,
+    set_: Sets = None,
+    refresh: Refresh = False,
+) -> None:
+    """Train syllable- and jamo-level FastText on NSMC train + Wikipedia; evaluate; track."""
+    _prepare(refresh)
+    overrides = _overrides(set_)
+    if level:
+        overrides["levels"] = level
+    if unit:
+        overrides["units"] = unit
+    result = _run_flow("embed", profile, data_mirror, task_runner, overrides)
+    console.print(f"\n[bold green]done[/]; corpus run {result['corpus_run_id']}")
+    for run in result["runs"]:
+        console.print(
+            f"  {run['level']:8s} {run['unit']:8s} WS-353 rho {run['ws353_spearman']:.3f}  "
+            f"analogy {run['analogy_accuracy']:.3f} (sem {run['analogy_semantic_accuracy']:.3f}, "
+            f"syn {run['analogy_syntactic_accuracy']:.3f})  {run['words_per_s']:,.0f} words/s  "
+            f"MLflow run [bold]{run['run_id']}[/]"
+        )
+    console.print(f"tracking URI {result['tracking_uri']}")
+    for run in result["runs"]:
+        print(run["run_id"])
+
+
+@app.command()
+def similar(
+    word: Annotated[str, typer.Argument(help="A Korean word; unseen forms work too.")],
+    level: Annotated[str, typer.Option(help="syllable or jamo.")] = "syllable",
+    unit: Annotated[str, typer.Option(help="morpheme or eojeol model.")] = "morpheme",
+    model: Annotated[
+        str | None,
+        typer.Option(help="A model: runs:/RUN_ID/model, an MLflow artifact URI or a local path."),
+    ] = None,
+    topn: Annotated[int, typer.Option(help="How many neighbours.")] = 10,
+) -> None:
+    """Nearest neighbours of WORD from the latest FastText run of that level (or --model)."""
+    _prepare(False)
+    from korean.errors import KoreanNLPError
+    from korflow.embeddings import load_vectors
 
     try:
-        overrides = parse_overrides(set_ or [])
-        if wiki_source:
-            overrides["wiki_source"] = wiki_source
-        if tokenizer:
-            overrides.setdefault("tokenizer", {})["backend"] = tokenizer
-        if strict:
-            overrides["strict"] = True
-        corpus_config(profile, overrides)  # validate before anything starts
-        mirror = settings.data_mirror(data_mirror)
-    except (ConfigError, FileNotFoundError) as exc:
+        vectors, where = load_vectors(level, unit, model)
+    except (KoreanNLPError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
-
-    from flows.corpus import corpus_flow
-    from korflow.runners import task_runner as make_runner
-
-    flow = corpus_flow.with_options(task_runner=make_runner(task_runner))
-    result = flow(profile=profile, data_mirror=str(mirror) if mirror else None, overrides=overrides)
-    _report(result)
+    known = (
+        "in vocabulary" if word in vectors else "not in vocabulary: vector composed from n-grams"
+    )
+    console.print(f"{word} ({known}); model {where}")
+    for neighbour, score in vectors.most_similar(word, topn=topn):
+        print(f"{neighbour}\t{score:.4f}")
 
 
 def _report(result: dict) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from korean.clean import CleanConfig
+from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korean.morphemes import TokenizerConfig
 
 PROFILES = ("quick", "full")
@@ -47,6 +48,50 @@ CORPUS_PROFILES: dict[str, dict[str, Any]] = {
         "nsmc_shard_rows": 10_000,
         "wiki_max_docs": 2_000,
         "wiki_shard_docs": 1_000,
+    },
+    "full": {},
+}
+
+
+class EmbedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "full"
+    # Overrides for the corpus stage this one reads (same keys as CorpusConfig).
+    corpus: dict[str, Any] = {}
+    levels: list[Literal["syllable", "jamo"]] = ["syllable", "jamo"]
+    # morpheme: the corpus's tokens (what the sentiment model reads); eojeol: whitespace words
+    # of the cleaned text, as Park et al. trained, which the syntactic analogies need.
+    units: list[Literal["morpheme", "eojeol"]] = ["morpheme"]
+    include_wiki: bool = True
+    # Your own evaluation files ({"ws353": path, "analogy": path}) instead of Park et al.'s.
+    eval_files: dict[Literal["ws353", "analogy"], str] = {}
+    syllable: FastTextParams = DEFAULT_PARAMS["syllable"]
+    jamo: FastTextParams = DEFAULT_PARAMS["jamo"]
+    # Analogy answers are searched among the most frequent words (as gensim does); None = all.
+    analogy_restrict_vocab: int | None = Field(300_000, gt=0)
+    neighbour_words: list[str] = [
+        "영화",
+        "배우",
+        "재밌",
+        "최악",
+        "감동",
+        "서울",
+        "대통령",
+        "사랑",
+        "음식",
+        "컴퓨터",
+        "재밌었어요",
+        "몰랐다",
+        "먹었습니다",
+    ]
+    projection_words: int = Field(300, ge=10)
+
+
+EMBED_PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "syllable": {"bucket": 200_000, "min_count": 3},
+        "jamo": {"bucket": 200_000, "min_count": 3},
     },
     "full": {},
 }
@@ -105,7 +150,10 @@ def resolve(
     """The profile's settings with overrides on top, validated; bad values get a clear message."""
     if profile not in profiles:
         raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(profiles)}")
-    merged = _merge({"profile": profile, **profiles[profile]}, overrides or {})
+    # Start from the model's own defaults so that a partial override of a nested setting
+    # (jamo.epochs=10) keeps the rest of that setting's defaults (jamo's n-gram range).
+    defaults = model().model_dump()
+    merged = _merge(_merge({**defaults, "profile": profile}, profiles[profile]), overrides or {})
     try:
         return model.model_validate(merged)
     except ValidationError as exc:
@@ -117,3 +165,7 @@ def resolve(
 
 def corpus_config(profile: str, overrides: dict[str, Any] | None = None) -> CorpusConfig:
     return resolve(CorpusConfig, CORPUS_PROFILES, profile, overrides)
+
+
+def embed_config(profile: str, overrides: dict[str, Any] | None = None) -> EmbedConfig:
+    return resolve(EmbedConfig, EMBED_PROFILES, profile, overrides)

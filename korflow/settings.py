@@ -44,4 +44,6 @@ def configure(korflow_home: str | Path | None = None) -> Path:
     os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
     # The ephemeral Prefect server's telemetry heartbeat only contends for its SQLite file.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # gensim reports training progress (per epoch) through logging; show it in the run logs.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "gensim")
     return root

@@ -51,6 +51,19 @@ NSMC = {
         "8ac9f64052f11dbf6ae0acb5e038f03d90a76f0eda7820cfb3a92d02edfcebda",
     ),
 }
+EVAL_URL = "https://raw.githubusercontent.com/SungjoonPark/KoreanWordVectors/master/{}"
+EVAL = {
+    "ws353": RemoteFile(
+        "eval/WS353_korean.csv",
+        EVAL_URL.format("WS353_korean.csv"),
+        "1a2d9048dfde1a63e864c59f292db42ebe62b63469900d08bb87b074cc96306e",
+    ),
+    "analogy": RemoteFile(
+        "eval/word_analogy_korean.txt",
+        EVAL_URL.format("word_analogy_korean.txt"),
+        "b6dea84dda708883948de3b5922604acbe8fe71ed137c005c5b58b2cccbe4e96",
+    ),
+}
 KOWIKI_DUMP_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-pages-articles.xml.bz2"
 KOWIKI_SHA1SUMS_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-sha1sums.txt"
 

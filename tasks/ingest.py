@@ -16,7 +16,7 @@ from korflow import settings, sources
 from korflow.datasets import Dataset, SourceFile, digest_of, sha256_file, sha256_tree, write_shard
 from korflow.progress import progress
 
-from .caching import DATA_CACHE
+from .caching import CORPUS_CACHE
 
 NSMC_SCHEMA = pa.schema(
     [("id", pa.int64()), ("document", pa.string()), ("label", pa.int8()), ("split", pa.string())]
@@ -29,26 +29,23 @@ def corpus_dir(*parts: str) -> Path:
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120])
-def fetch_nsmc(split: str, mirror: str | None, path: str | None = None) -> SourceFile:
-    """The NSMC file of ``split``: the user's own file if given (its digest is recorded, not
-    checked), else the mirror's or upstream's, checked against the published sha256."""
+def fetch_file(
+    name: str, remote: sources.RemoteFile, mirror: str | None, path: str | None = None
+) -> SourceFile:
+    """A published file: the user's own copy if given (its digest is recorded, not checked),
+    else the mirror's or upstream's, checked against the published sha256."""
     if path:
         local = Path(path)
         if not local.is_file():
-            raise FileNotFoundError(f"NSMC {split} file {local} does not exist")
-        return SourceFile(
-            name=f"nsmc_{split}", path=str(local), sha256=sha256_file(local), origin="local"
-        )
-    remote = sources.NSMC[split]
-    path, sha = sources.fetch(
-        remote, Path(mirror) if mirror else None, settings.home() / "downloads"
-    )
-    return SourceFile(
-        name=f"nsmc_{split}", path=str(path), sha256=sha, origin="mirror" if mirror else remote.url
-    )
+            raise FileNotFoundError(f"{name} file {local} does not exist")
+        return SourceFile(name=name, path=str(local), sha256=sha256_file(local), origin="local")
+    cache = settings.home() / "downloads"
+    found, sha = sources.fetch(remote, Path(mirror) if mirror else None, cache)
+    origin = "mirror" if mirror else remote.url
+    return SourceFile(name=name, path=str(found), sha256=sha, origin=origin)
 
 
-@task(cache_policy=DATA_CACHE, persist_result=True)
+@task(cache_policy=CORPUS_CACHE, persist_result=True)
 def ingest_nsmc(
     files: dict[str, SourceFile],
     max_rows: dict[str, int | None],
@@ -136,7 +133,7 @@ def _wiki_docs(source: SourceFile, skipped: Counter):
     return iter_wiki_docs(Path(source.path), skipped)
 
 
-@task(cache_policy=DATA_CACHE, persist_result=True)
+@task(cache_policy=CORPUS_CACHE, persist_result=True)
 def ingest_wiki(
     source: SourceFile, max_docs: int | None, max_mb: float | None, shard_docs: int
 ) -> Dataset:

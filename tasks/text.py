@@ -13,7 +13,7 @@ from korean.clean import CleanConfig, Cleaner, split_sentences
 from korean.morphemes import TokenizerConfig, get_tokenizer
 from korflow.datasets import Shard, digest_of, write_shard
 
-from .caching import DATA_CACHE
+from .caching import CORPUS_CACHE
 from .ingest import corpus_dir
 
 
@@ -24,7 +24,7 @@ def _out(stage: str, shard: Shard, *params: object) -> Path:
     )
 
 
-@task(cache_policy=DATA_CACHE, persist_result=True)
+@task(cache_policy=CORPUS_CACHE, persist_result=True)
 def clean_shard(
     shard: Shard,
     column: str,
@@ -84,7 +84,7 @@ def clean_shard(
     )
 
 
-@task(cache_policy=DATA_CACHE, persist_result=True)
+@task(cache_policy=CORPUS_CACHE, persist_result=True)
 def tokenize_shard(shard: Shard, config: TokenizerConfig) -> Shard:
     """Add a ``tokens`` column (list of morphemes) with the configured KoNLPy backend."""
     table = shard.read()
@@ -100,7 +100,7 @@ def tokenize_shard(shard: Shard, config: TokenizerConfig) -> Shard:
     return write_shard(table, _out("tokens", shard, config), stats)
 
 
-@task(cache_policy=DATA_CACHE, persist_result=True)
+@task(cache_policy=CORPUS_CACHE, persist_result=True)
 def build_vocabulary(shards: list[Shard], name: str, train_only: bool = True) -> Shard:
     """Token frequencies over the shards (training rows only when a ``split`` column exists)."""
     counts: Counter = Counter()

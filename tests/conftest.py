@@ -53,3 +53,39 @@ def wiki_dump(tmp_path) -> Path:
     path = tmp_path / "kowiki-test-pages-articles.xml.bz2"
     path.write_bytes(bz2.compress((FIXTURES / "kowiki-tiny.xml").read_bytes()))
     return path
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory) -> Path:
+    """Small corpus inputs: the NSMC-format fixtures and the hand-written dump."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("inputs")
+    for name in ("nsmc-train.txt", "nsmc-test.txt", "ws353-tiny.csv", "analogy-tiny.txt"):
+        shutil.copy(FIXTURES / name, root / name)
+    (root / "kowiki.xml.bz2").write_bytes(bz2.compress((FIXTURES / "kowiki-tiny.xml").read_bytes()))
+    return root
+
+
+def nested(base: dict, **extra) -> dict:
+    """``nested(d, clean__keep_digits=True)`` sets d["clean"]["keep_digits"]."""
+    for key, value in extra.items():
+        node = base
+        *parents, leaf = key.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return base
+
+
+def corpus_overrides(inputs: Path, **extra) -> dict:
+    """Corpus config that reads only the small local inputs (no mirror, no network)."""
+    base = {
+        "nsmc_files": {
+            "train": str(inputs / "nsmc-train.txt"),
+            "test": str(inputs / "nsmc-test.txt"),
+        },
+        "wiki_source": str(inputs / "kowiki.xml.bz2"),
+        "sample_rows": 5,
+    }
+    return nested(base, **extra)

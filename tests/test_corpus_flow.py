@@ -1,7 +1,6 @@
 """The corpus flow on small hand-made inputs, with a real Prefect API and a real MLflow store."""
 
 import json
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,45 +13,16 @@ from prefect.client.schemas.sorting import TaskRunSort
 
 from korean.errors import CorpusFormatError
 from korflow.runners import task_runner
-from tests.conftest import FIXTURES
+from tests.conftest import corpus_overrides
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory, request):
-    root = tmp_path_factory.mktemp("inputs")
-    for name in ("nsmc-train.txt", "nsmc-test.txt"):
-        shutil.copy(FIXTURES / name, root / name)
-    import bz2
-
-    (root / "kowiki.xml.bz2").write_bytes(bz2.compress((FIXTURES / "kowiki-tiny.xml").read_bytes()))
-    return root
-
-
-def overrides(inputs: Path, **extra):
-    base = {
-        "nsmc_files": {
-            "train": str(inputs / "nsmc-train.txt"),
-            "test": str(inputs / "nsmc-test.txt"),
-        },
-        "wiki_source": str(inputs / "kowiki.xml.bz2"),
-        "sample_rows": 5,
-    }
-    for key, value in extra.items():
-        node = base
-        *parents, leaf = key.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return base
 
 
 def run(inputs, runner="thread", **extra):
     from flows.corpus import corpus_flow
 
     flow = corpus_flow.with_options(task_runner=task_runner(runner))
-    return flow(profile="quick", data_mirror=None, overrides=overrides(inputs, **extra))
+    return flow(profile="quick", data_mirror=None, overrides=corpus_overrides(inputs, **extra))
 
 
 def states(flow_run_id: str) -> dict[str, set[str]]:

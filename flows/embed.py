@@ -1,0 +1,142 @@
+"""FastText flow: syllable- and jamo-level models on NSMC train + Korean Wikipedia, evaluated.
+
+Reads the corpus stage's tokenized shards (running it as a subflow, served from the cache when
+nothing changed), exports one corpus file per (unit, level), trains the models concurrently,
+evaluates each on WS-353 and the analogy set, and logs one MLflow run per model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.corpus import corpus_flow
+from korflow import settings, tracking
+from korflow.datasets import Shard
+from korflow.profiles import EmbedConfig, embed_config
+from korflow.sources import EVAL, is_url
+from tasks.embed import evaluate_model, export_corpus, train_model
+from tasks.ingest import fetch_file
+
+SUMMARY_METRICS = (
+    "ws353_spearman",
+    "analogy_accuracy",
+    "analogy_semantic_accuracy",
+    "analogy_syntactic_accuracy",
+    "words_per_s",
+)
+
+
+def _log_model_run(
+    cfg: EmbedConfig,
+    unit: str,
+    level: str,
+    corpus_run_id: str,
+    corpus: Shard,
+    model: Shard,
+    evaluation: dict,
+    inputs: list,
+) -> dict[str, Any]:
+    params = getattr(cfg, level)
+    config = {
+        "level": level,
+        "unit": unit,
+        "include_wiki": cfg.include_wiki,
+        "analogy_restrict_vocab": cfg.analogy_restrict_vocab,
+        "fasttext": asdict(params),
+        "corpus_file": corpus.path,
+    }
+    tags = {
+        "korflow.level": level,
+        "korflow.unit": unit,
+        "korflow.corpus_run_id": corpus_run_id,
+        "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
+    }
+    with tracking.stage_run("fasttext", cfg.profile, config, seed=params.seed, tags=tags) as run:
+        mlflow.set_tag("mlflow.runName", f"fasttext-{level}-{unit}-{cfg.profile}")
+        for source in inputs:
+            where = source.origin if is_url(source.origin) else source.path
+            tracking.log_input_file(source.name, where, source.sha256, context="evaluation")
+        tracking.log_input_file(f"corpus_{unit}_{level}", corpus.path, corpus.sha256, "training")
+        metrics = {
+            "corpus_sentences": corpus.stats["sentences"],
+            "corpus_tokens": corpus.stats["tokens"],
+            "corpus_skipped_non_hangul": corpus.stats["skipped_tokens"].get("non_hangul", 0),
+            "vocabulary_size": model.stats["vocabulary"],
+            "train_seconds": model.stats["seconds"],
+            "words_per_s": model.stats["words_per_s"],
+            **evaluation["metrics"],
+        }
+        mlflow.log_metrics(metrics)
+        report = Path(evaluation["report"])
+        for name in ("neighbours.txt", "projection.png", "vectors.vec"):
+            mlflow.log_artifact(str(report / name))
+        mlflow.log_artifacts(
+            str(Path(model.path).parent),
+            "model",
+        )
+    return {
+        "run_id": run.info.run_id,
+        "level": level,
+        "unit": unit,
+        **{k: metrics[k] for k in SUMMARY_METRICS},
+    }
+
+
+@flow(name="korflow-embed", log_prints=True)
+def embed_flow(
+    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Train and evaluate the FastText models; returns one summary per MLflow run."""
+    cfg = embed_config(profile, overrides)
+    mirror = settings.data_mirror(data_mirror)
+    mirror_arg = str(mirror) if mirror else None
+    corpus = corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=cfg.corpus)
+    manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
+    names = ["nsmc", "wiki"] if cfg.include_wiki else ["nsmc"]
+    shards = [Shard(**s) for name in names for s in manifest["datasets"][name]["tokens"]]
+    ws353, analogy = (
+        fetch_file.submit(name, EVAL[name], mirror_arg, cfg.eval_files.get(name))
+        for name in ("ws353", "analogy")
+    )
+    jobs = []
+    for unit in cfg.units:
+        for level in cfg.levels:  # submitted together: the models train concurrently
+            corpus_file = export_corpus.submit(shards, unit, level)
+            model = train_model.submit(corpus_file, level, getattr(cfg, level))
+            evaluation = evaluate_model.submit(
+                model,
+                level,
+                ws353,
+                analogy,
+                cfg.analogy_restrict_vocab,
+                cfg.neighbour_words,
+                cfg.projection_words,
+            )
+            jobs.append((unit, level, corpus_file, model, evaluation))
+    runs = []
+    for unit, level, corpus_file, model, evaluation in jobs:
+        runs.append(
+            _log_model_run(
+                cfg,
+                unit,
+                level,
+                corpus["run_id"],
+                corpus_file.result(),
+                model.result(),
+                evaluation.result(),
+                [ws353.result(), analogy.result()],
+            )
+        )
+        get_run_logger().info("fasttext %s/%s: %s", level, unit, runs[-1])
+    return {
+        "runs": runs,
+        "corpus_run_id": corpus["run_id"],
+        "tracking_uri": mlflow.get_tracking_uri(),
+    }

@@ -1,0 +1,54 @@
+"""Find and load trained FastText models: the latest MLflow run of a level, or a given URI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+
+from korean.embeddings import KoreanVectors
+
+from . import tracking
+
+
+def _model_file(folder: Path) -> Path:
+    found = sorted(folder.rglob("*.model"))
+    if not found:
+        raise FileNotFoundError(f"no gensim *.model file under {folder}")
+    return found[0]
+
+
+def latest_run(level: str, unit: str):
+    tracking.setup()
+    runs = mlflow.search_runs(
+        experiment_names=[tracking.EXPERIMENT],
+        filter_string=(
+            f"tags.`korflow.stage` = 'fasttext' and tags.`korflow.level` = '{level}' "
+            f"and tags.`korflow.unit` = '{unit}' and attributes.status = 'FINISHED'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    if not runs:
+        raise FileNotFoundError(
+            f"no finished FastText run for level={level}, unit={unit}: run `korflow embed` first"
+        )
+    return runs[0]
+
+
+def load_vectors(
+    level: str, unit: str = "morpheme", uri: str | None = None
+) -> tuple[KoreanVectors, str]:
+    """(vectors, where they came from). ``uri``: a local path, runs:/ID/model or an artifact URI."""
+    if level not in ("syllable", "jamo"):
+        raise ValueError(f"level must be syllable or jamo, not {level!r}")
+    if uri is None:
+        run = latest_run(level, unit)
+        uri = f"runs:/{run.info.run_id}/model"
+    path = Path(uri)
+    if not path.exists():
+        tracking.setup()
+        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    model = path if path.is_file() else _model_file(path)
+    return KoreanVectors.load(model, level), uri

@@ -1,0 +1,141 @@
+"""FastText tasks: export the corpus at a level, train, evaluate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+from gensim.models import KeyedVectors
+from prefect import get_run_logger, task
+
+from korean.embeddings import FastTextParams, KoreanVectors, train_fasttext, write_corpus
+from korean.evaluation import evaluate_analogy, evaluate_similarity, load_analogies, load_ws353
+from korflow import settings
+from korflow.datasets import Shard, SourceFile, atomic_path, digest_of, sha256_file
+from korflow.plots import projection_png
+
+from .caching import data_cache
+
+EMBED_CACHE = data_cache(
+    ("korean/embeddings.py", "korean/evaluation.py", "korean/jamo_units.py", "korflow/plots.py"),
+    ("gensim", "jamo", "numpy", "scipy"),
+)
+
+
+def embed_dir(*parts: str) -> Path:
+    return settings.home().joinpath("embed", *parts)
+
+
+def _sentences(shards: list[Shard], unit: str):
+    """Token lists from tokenized shards: training rows only (never the NSMC test split)."""
+    for shard in shards:
+        table = shard.read()
+        if "split" in table.column_names:
+            table = table.filter(pc.equal(table["split"], "train"))
+        if unit == "morpheme":
+            yield from table.column("tokens").to_pylist()
+        else:
+            yield from (text.split() for text in table.column("text").to_pylist())
+
+
+@task(cache_policy=EMBED_CACHE, persist_result=True)
+def export_corpus(shards: list[Shard], unit: str, level: str) -> Shard:
+    """Write the training text for one (unit, level) as a corpus file, one sentence a line."""
+    path = embed_dir("corpus", f"{unit}-{level}-{digest_of([s.sha256 for s in shards])}.txt")
+    tmp = atomic_path(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            stats = write_corpus(_sentences(shards, unit), level, out)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if stats.skipped_tokens:
+        get_run_logger().info("%s/%s corpus: skipped tokens %s", unit, level, stats.skipped_tokens)
+    return Shard(
+        path=str(path),
+        sha256=sha256_file(path),
+        rows=stats.sentences,
+        stats={
+            "sentences": stats.sentences,
+            "tokens": stats.tokens,
+            "skipped_tokens": stats.skipped_tokens,
+        },
+    )
+
+
+@task(cache_policy=EMBED_CACHE, persist_result=True)
+def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
+    """Train and save a gensim FastText model; the folder appears only once it is complete."""
+    logger = get_run_logger()
+    model, stats = train_fasttext(
+        corpus.path,
+        params,
+        on_epoch=lambda e, sec: logger.info(
+            "%s: epoch %d/%d (%.0f s)", level, e, params.epochs, sec
+        ),
+    )
+    folder = embed_dir("models", f"{level}-{digest_of(corpus.sha256, asdict(params))}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        model.save(str(staging / "fasttext.model"))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    path = folder / "fasttext.model"
+    logger.info(
+        "%s model: %d words, %.0f words/s, %.1f s",
+        level,
+        stats.vocabulary,
+        stats.words_per_s,
+        stats.seconds,
+    )
+    return Shard(
+        path=str(path), sha256=sha256_file(path), rows=stats.vocabulary, stats=asdict(stats)
+    )
+
+
+@task(cache_policy=EMBED_CACHE, persist_result=True)
+def evaluate_model(
+    model: Shard,
+    level: str,
+    ws353: SourceFile,
+    analogy: SourceFile,
+    restrict_vocab: int | None,
+    neighbour_words: list[str],
+    projection_words: int,
+) -> dict:
+    """WS-353 Spearman, analogy accuracy and distance (korean.evaluation), plus the report
+    files logged with the run: nearest neighbours, a 2-D projection, a word2vec .vec export."""
+    vectors = KoreanVectors.load(model.path, level)
+    metrics = evaluate_similarity(vectors, load_ws353(ws353.path))
+    metrics.update(evaluate_analogy(vectors, load_analogies(analogy.path), restrict_vocab))
+    folder = Path(model.path).parent / f"report-{digest_of(neighbour_words, projection_words)}"
+    folder.mkdir(exist_ok=True)
+    lines = []
+    for word in neighbour_words:
+        where = "in vocabulary" if word in vectors else "out of vocabulary: composed from n-grams"
+        near = ", ".join(f"{w} {s:.3f}" for w, s in vectors.most_similar(word, topn=10))
+        lines.append(f"{word} ({where})\n  {near}")
+    (folder / "neighbours.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # The projection skips one-syllable tokens (particles, endings): they crowd the plot.
+    picked = [w for w in vectors.words[: projection_words * 4] if len(w) > 1][:projection_words]
+    projection_png(
+        picked,
+        np.stack([vectors.vector(w) for w in picked]),
+        folder / "projection.png",
+        f"FastText ({level}) - PCA of {len(picked)} frequent words",
+    )
+    export = KeyedVectors(vectors.kv.vector_size)
+    export.add_vectors(vectors.words, vectors.kv.vectors)
+    if "count" in vectors.kv.expandos:  # keep the corpus frequencies (and gensim's file order)
+        export.allocate_vecattrs(attrs=["count"], types=[np.int64])
+        export.expandos["count"][:] = vectors.kv.expandos["count"]
+    export.save_word2vec_format(str(folder / "vectors.vec"))
+    return {"metrics": metrics, "report": str(folder)}

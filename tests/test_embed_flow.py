@@ -1,0 +1,130 @@
+"""The FastText flow on the small inputs, with real Prefect, gensim and MLflow."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import corpus_overrides, nested
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+TINY = {"vector_size": 16, "min_count": 1, "epochs": 2, "bucket": 5000, "workers": 1}
+
+
+def run(inputs, **extra):
+    from flows.embed import embed_flow
+
+    overrides = nested(
+        {
+            "corpus": corpus_overrides(inputs),
+            "syllable": dict(TINY),
+            "jamo": dict(TINY),
+            "eval_files": {
+                "ws353": str(inputs / "ws353-tiny.csv"),
+                "analogy": str(inputs / "analogy-tiny.txt"),
+            },
+            "projection_words": 10,
+        },
+        **extra,
+    )
+    return embed_flow(profile="quick", data_mirror=None, overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def result(inputs):
+    return run(inputs)
+
+
+def test_one_tagged_run_per_model_with_metrics_and_artifacts(result):
+    assert [(r["level"], r["unit"]) for r in result["runs"]] == [
+        ("syllable", "morpheme"),
+        ("jamo", "morpheme"),
+    ]
+    for summary in result["runs"]:
+        run = mlflow.get_run(summary["run_id"])
+        tags = run.data.tags
+        assert tags["korflow.stage"] == "fasttext" and tags["korflow.level"] == summary["level"]
+        assert tags["korflow.unit"] == "morpheme"
+        assert tags["korflow.corpus_run_id"] == result["corpus_run_id"]
+        m = run.data.metrics
+        for name in (
+            "ws353_spearman",
+            "analogy_accuracy",
+            "analogy_semantic_accuracy",
+            "analogy_syntactic_accuracy",
+            "analogy_sem1_test_accuracy",
+            "analogy_syn1_test_distance",
+            "words_per_s",
+            "corpus_tokens",
+        ):
+            assert name in m, name
+        assert m["ws353_pairs"] == 5 and m["analogy_items"] == 3 and m["vocabulary_size"] > 20
+        assert run.data.params["fasttext.min_n"] == ("3" if summary["level"] == "jamo" else "1")
+        assert run.data.params["seed"] == "42"
+        names = {a.path for a in MlflowClient().list_artifacts(summary["run_id"])}
+        assert {"neighbours.txt", "projection.png", "vectors.vec", "model"} <= names
+        vec = Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=summary["run_id"], artifact_path="vectors.vec"
+            )
+        )
+        header, first = vec.read_text(encoding="utf-8").splitlines()[:2]
+        assert int(header.split()[1]) == 16
+        assert "ㅇㅕ" not in vec.read_text(encoding="utf-8")  # jamo keys are exported as Hangul
+
+
+def test_projection_plot_is_a_png(result):
+    png = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=result["runs"][1]["run_id"], artifact_path="projection.png"
+        )
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_similar_answers_for_an_unseen_inflected_form(result):
+    env = {**os.environ}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "korflow.cli",
+            "similar",
+            "재밌었어요",
+            "--level",
+            "jamo",
+            "--topn",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "not in vocabulary" in out.stderr
+    assert result["runs"][1]["run_id"] in out.stderr
+    rows = [line.split("\t") for line in out.stdout.strip().splitlines()]
+    assert len(rows) == 3 and all(len(r) == 2 and -1 <= float(r[1]) <= 1 for r in rows)
+
+
+def test_eojeol_unit_trains_on_whitespace_words(inputs):
+    out = run(inputs, levels=["syllable"], units=["eojeol"])
+    summary = out["runs"][0]
+    assert summary["unit"] == "eojeol"
+    vocab = Path(
+        mlflow.artifacts.download_artifacts(run_id=summary["run_id"], artifact_path="vectors.vec")
+    )
+    words = {line.split(" ", 1)[0] for line in vocab.read_text(encoding="utf-8").splitlines()[1:]}
+    assert "재밌어요" in words  # whole eojeol, not morphemes
+
+
+def test_empty_vocabulary_is_a_clear_error(inputs):
+    from korean.embeddings import EmbeddingError
+
+    with pytest.raises(EmbeddingError, match="left no words"):
+        run(inputs, levels=["syllable"], syllable__min_count=10_000)
