@@ -116,8 +116,10 @@ def evaluate_model(
     vectors = KoreanVectors.load(model.path, level)
     metrics = evaluate_similarity(vectors, load_ws353(ws353.path))
     metrics.update(evaluate_analogy(vectors, load_analogies(analogy.path), restrict_vocab))
-    folder = Path(model.path).parent / f"report-{digest_of(neighbour_words, projection_words)}"
-    folder.mkdir(exist_ok=True)
+    # Beside the model folder, not in it: the model folder is logged whole as the model.
+    name = f"{Path(model.path).parent.name}-{digest_of(neighbour_words, projection_words)}"
+    folder = embed_dir("reports", name)
+    folder.mkdir(parents=True, exist_ok=True)
     lines = []
     for word in neighbour_words:
         where = "in vocabulary" if word in vectors else "out of vocabulary: composed from n-grams"

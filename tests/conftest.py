@@ -89,3 +89,23 @@ def corpus_overrides(inputs: Path, **extra) -> dict:
         "sample_rows": 5,
     }
     return nested(base, **extra)
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A real HTTP server on loopback serving ``tmp_path / "www"`` (GET and HEAD)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

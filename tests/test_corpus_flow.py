@@ -1,6 +1,7 @@
 """The corpus flow on small hand-made inputs, with a real Prefect API and a real MLflow store."""
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from prefect.client.schemas.sorting import TaskRunSort
 
 from korean.errors import CorpusFormatError
 from korflow.runners import task_runner
-from tests.conftest import corpus_overrides
+from tests.conftest import FIXTURES, corpus_overrides
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -139,3 +140,41 @@ def test_corrupt_dump_fails_the_run_clearly(inputs, tmp_path):
         experiment_names=["korflow"], order_by=["start_time DESC"], max_results=1
     )
     assert failed.iloc[0]["status"] == "FAILED"
+
+
+def test_capped_remote_dump_is_streamed_not_downloaded(inputs, file_server):
+    root, url = file_server
+    (root / "kowiki-latest-pages-articles.xml.bz2").write_bytes(
+        (inputs / "kowiki.xml.bz2").read_bytes()
+    )
+    result = run(inputs, wiki_source=f"{url}/kowiki-latest-pages-articles.xml.bz2", wiki_max_docs=1)
+    assert result["metrics"]["wiki.docs"] == 1
+    r = mlflow.get_run(result["run_id"])
+    kowiki = [i.dataset for i in r.inputs.dataset_inputs if i.dataset.name == "kowiki"][0]
+    assert url in kowiki.source
+    downloads = Path(os.environ["KORFLOW_HOME"]) / "downloads" / "kowiki"
+    assert not downloads.exists()  # nothing was saved: the capped ingest read the stream
+
+
+def test_failed_ingest_keeps_earlier_shards_whole(inputs, tmp_path):
+    import bz2
+
+    import pyarrow.parquet as pq
+
+    text = (FIXTURES / "kowiki-tiny.xml").read_text(encoding="utf-8")
+    cut = text.index("<page>", text.index("<title>비빔밥</title>") - 200)
+    broken = tmp_path / "cut.xml.bz2"  # valid bz2 whose XML stops mid-dump, after 김치
+    broken.write_bytes(bz2.compress(text[: cut + 30].encode("utf-8")))
+    with pytest.raises(CorpusFormatError, match=r"cut.xml.bz2: malformed XML at line \d+"):
+        run(inputs, wiki_source=str(broken), wiki_shard_docs=1)
+    from korflow.datasets import digest_of, sha256_file
+
+    # The quick profile caps Wikipedia at 2,000 articles; one article per shard here.
+    out = (
+        Path(os.environ["KORFLOW_HOME"])
+        / "corpus"
+        / "wiki"
+        / digest_of(sha256_file(broken), 2000, None, 1)
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet"]  # no .tmp left behind
+    assert pq.read_table(out / "part-00000.parquet").column("title").to_pylist() == ["김치"]

@@ -67,6 +67,10 @@ def test_one_tagged_run_per_model_with_metrics_and_artifacts(result):
         assert run.data.params["seed"] == "42"
         names = {a.path for a in MlflowClient().list_artifacts(summary["run_id"])}
         assert {"neighbours.txt", "projection.png", "vectors.vec", "model"} <= names
+        model_files = {a.path for a in MlflowClient().list_artifacts(summary["run_id"], "model")}
+        assert model_files == {"model/fasttext.model"} or all(
+            p.startswith("model/fasttext.model") for p in model_files
+        )
         vec = Path(
             mlflow.artifacts.download_artifacts(
                 run_id=summary["run_id"], artifact_path="vectors.vec"
