@@ -8,9 +8,8 @@ unchanged re-run is served from the cache and a changed option re-runs only what
 from __future__ import annotations
 
 import csv
-import tempfile
+import io
 import time
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -26,15 +25,15 @@ from korflow.sources import NSMC, is_url
 from tasks.ingest import corpus_dir, fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
 from tasks.text import build_vocabulary, clean_shard, tokenize_shard
 
-# Which column holds the text, and whether articles are split into sentences.
+# The column that holds each corpus's raw text.
 TEXT_COLUMN = {"nsmc": "document", "wiki": "text"}
 
 
 def _log_counts(
     name: str, ingest: Dataset, clean: list[Shard], tokens: list[Shard], vocab: Shard
 ) -> dict[str, float]:
-    metrics: dict[str, float] = tracking.flatten({name: ingest.stats}) if ingest.stats else {}
-    metrics = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    flat = tracking.flatten({name: ingest.stats})
+    metrics = {k: v for k, v in flat.items() if isinstance(v, int | float)}
     metrics[f"{name}.ingest.rows"] = ingest.rows
     metrics[f"{name}.clean.rows_in"] = sum(s.stats["rows_in"] for s in clean)
     metrics[f"{name}.clean.rows_out"] = sum(s.stats["rows_out"] for s in clean)
@@ -52,14 +51,12 @@ def _log_counts(
 
 def _log_sample(name: str, shard: Shard, rows: int) -> None:
     table = shard.read(["raw", "text", "tokens"]).slice(0, rows).to_pylist()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}.tsv"
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, delimiter="\t")
-            writer.writerow(["raw", "cleaned", "tokens"])
-            for row in table:
-                writer.writerow([row["raw"], row["text"], " ".join(row["tokens"])])
-        mlflow.log_artifact(str(path), "samples")
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer.writerow(["raw", "cleaned", "tokens"])
+    for row in table:
+        writer.writerow([row["raw"], row["text"], " ".join(row["tokens"])])
+    mlflow.log_text(out.getvalue(), f"samples/{name}.tsv")
 
 
 @flow(name="korflow-corpus", log_prints=True)

@@ -7,16 +7,13 @@ commit (and whether the tree was dirty), package versions, and the digest of eve
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -99,18 +96,6 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def log_json(obj: Any, artifact_path: str) -> None:
-    """Log ``obj`` as a JSON artifact at ``artifact_path`` (e.g. ``config/resolved.json``)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(artifact_path).name
-        path.write_text(
-            json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
-        mlflow.log_artifact(
-            str(path), str(Path(artifact_path).parent) if "/" in artifact_path else None
-        )
-
-
 def log_input_file(
     name: str, source: str, sha256: str, context: str, rows: int | None = None
 ) -> None:
@@ -155,8 +140,8 @@ def stage_run(
         if seed is not None:
             params["seed"] = seed
         mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
-        log_json(dict(config), "config/resolved.json")
-        log_json(
+        mlflow.log_dict(dict(config), "config/resolved.json")
+        mlflow.log_dict(
             {
                 "python": sys.version,
                 "platform": platform.platform(),
