@@ -1,0 +1,111 @@
+"""Recurrent text classifiers: embedding -> LSTM/GRU -> pooling -> dropout -> linear.
+
+Sequences are packed by length, so the RNN never reads padding, and every pooling (last
+state, mean, max, additive attention) masks the padded positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    vocab_size: int
+    embed_dim: int = 100
+    hidden_size: int = 128
+    rnn: Literal["lstm", "gru"] = "lstm"
+    bidirectional: bool = True
+    num_layers: int = 1
+    pooling: Literal["last", "mean", "max", "attention"] = "max"
+    dropout: float = 0.3
+    num_classes: int = 2
+    freeze_embedding: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rnn not in ("lstm", "gru"):
+            raise ValueError(f"rnn must be lstm or gru, not {self.rnn!r}")
+        if self.pooling not in ("last", "mean", "max", "attention"):
+            raise ValueError(f"pooling must be last, mean, max or attention, not {self.pooling!r}")
+        if self.num_layers not in (1, 2):
+            raise ValueError(f"num_layers must be 1 or 2, not {self.num_layers}")
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau-style attention pooling: score_t = v . tanh(W h_t), softmax over real tokens."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(size, size)
+        self.v = nn.Linear(size, 1, bias=False)
+
+    def forward(
+        self, states: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        scores = self.v(torch.tanh(self.proj(states))).squeeze(-1)
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return torch.bmm(weights.unsqueeze(1), states).squeeze(1), weights
+
+
+class TextClassifier(nn.Module):
+    def __init__(self, config: ClassifierConfig, embedding: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
+        if embedding is not None:
+            if tuple(embedding.shape) != (config.vocab_size, config.embed_dim):
+                raise ValueError(
+                    f"embedding matrix is {tuple(embedding.shape)}, the model expects "
+                    f"({config.vocab_size}, {config.embed_dim}): "
+                    "vocabulary and vectors do not match"
+                )
+            with torch.no_grad():
+                self.embedding.weight.copy_(embedding)
+                self.embedding.weight[0].zero_()
+        self.embedding.weight.requires_grad_(not config.freeze_embedding)
+        rnn = nn.LSTM if config.rnn == "lstm" else nn.GRU
+        self.rnn = rnn(
+            config.embed_dim,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        size = config.hidden_size * (2 if config.bidirectional else 1)
+        self.attention = AdditiveAttention(size) if config.pooling == "attention" else None
+        self.dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(size, config.num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids [B, T] (0 = padding), lengths [B] -> logits [B, num_classes]."""
+        lengths = lengths.clamp(min=1)
+        mask = (
+            torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        )
+        embedded = self.dropout(self.embedding(ids))
+        packed = pack_padded_sequence(
+            embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        output, hidden = self.rnn(packed)
+        states, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
+        pooled = self._pool(states, mask, hidden)
+        return self.out(self.dropout(pooled))
+
+    def _pool(self, states, mask, hidden) -> torch.Tensor:
+        pooling = self.config.pooling
+        if pooling == "last":
+            h = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
+            return torch.cat([h[-2], h[-1]], dim=-1) if self.config.bidirectional else h[-1]
+        if pooling == "mean":
+            summed = (states * mask.unsqueeze(-1)).sum(dim=1)
+            return summed / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        if pooling == "max":
+            return states.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values
+        pooled, _ = self.attention(states, mask)
+        return pooled

@@ -1,0 +1,220 @@
+"""Training loop for the classifiers: CUDA + AMP when there is a GPU, plain CPU otherwise.
+
+AdamW/Adam, a linear or cosine learning-rate schedule, gradient clipping, early stopping on a
+validation split, a checkpoint after every epoch that a restarted run resumes from (to the same
+weights as an uninterrupted run: the data order depends only on the seed and the epoch, and the
+RNG state is saved), and a clear error when the loss stops being finite.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from .data import collate
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite: training stopped."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    schedule: Literal["linear", "cosine", "constant"] = "linear"
+    clip_norm: float = 1.0
+    patience: int = 2  # epochs without a better validation accuracy before stopping
+    amp: bool = True  # mixed precision, on CUDA only
+    seed: int = 42
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_accuracy: float = -1.0
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def _loader(
+    data: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None = None
+) -> DataLoader:
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        shuffle=generator is not None,
+        generator=generator,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, data: Dataset, batch_size: int = 512, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(class probabilities [N, C], labels [N], mean loss) for ``data``, in order."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    probs, labels, loss = [], [], 0.0
+    for ids, lengths, y in _loader(data, batch_size, device):
+        ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = model(ids, lengths).float()
+        loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        probs.append(logits.softmax(-1).cpu())
+        labels.append(y.cpu())
+    return torch.cat(probs), torch.cat(labels), loss / max(len(data), 1)
+
+
+def _schedule(optimizer, kind: str, total_steps: int):
+    def factor(step: int) -> float:
+        progress = min(step / max(total_steps, 1), 1.0)
+        if kind == "linear":
+            return 1.0 - progress
+        if kind == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train(
+    model: nn.Module,
+    train_data: Dataset,
+    val_data: Dataset,
+    config: TrainConfig,
+    checkpoint_dir: str | Path | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place; it ends holding the weights of its best validation epoch."""
+    device = pick_device(config.device)
+    use_amp = config.amp and device.type == "cuda"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # cuDNN picks the fastest LSTM kernels
+    seed_everything(config.seed)
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
+    scheduler = _schedule(optimizer, config.schedule, steps_per_epoch * config.epochs)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    result, best_state, stale, start = TrainResult(), None, 0, 0
+
+    checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
+    if checkpoint and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state["config"] != asdict(config):
+            raise ValueError(f"{checkpoint} was written with other settings; use a new folder")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"].cpu())
+        result = TrainResult(state["history"], state["best_epoch"], state["best_val_accuracy"])
+        best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
+
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(start, config.epochs):
+        if stale >= config.patience:
+            break
+        model.train()
+        started, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
+        order = torch.Generator().manual_seed(config.seed * 1_000 + epoch)
+        for batch, (ids, lengths, y) in enumerate(
+            _loader(train_data, config.batch_size, device, order)
+        ):
+            ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                logits = model(ids, lengths)
+                loss = loss_fn(logits.float(), y)
+            if not torch.isfinite(loss):
+                raise NonFiniteLoss(
+                    f"epoch {epoch + 1}, batch {batch + 1}: the loss is {loss.item()}; "
+                    "lower the learning rate (lr) or the gradient clip norm"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(params, config.clip_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            total_loss += loss.item() * len(y)
+            correct += (logits.argmax(-1) == y).sum().item()
+            seen += len(y)
+        seconds = time.perf_counter() - started
+        probs, labels, val_loss = predict(model, val_data, device=device)
+        val_accuracy = (probs.argmax(-1) == labels).float().mean().item()
+        log = {
+            "epoch": epoch + 1,
+            "train_loss": total_loss / seen,
+            "train_accuracy": correct / seen,
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "epoch_seconds": seconds,
+            "samples_per_s": seen / seconds,
+            "lr": scheduler.get_last_lr()[0],
+        }
+        result.history.append(log)
+        if val_accuracy > result.best_val_accuracy:
+            result.best_val_accuracy, result.best_epoch, stale = val_accuracy, epoch + 1, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if checkpoint:
+            _save(
+                checkpoint,
+                {
+                    "config": asdict(config),
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "history": result.history,
+                    "best_epoch": result.best_epoch,
+                    "best_val_accuracy": result.best_val_accuracy,
+                    "best_state": best_state,
+                    "stale": stale,
+                },
+            )
+        if on_epoch:
+            on_epoch(log)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+def _save(path: Path, state: dict) -> None:
+    """Write through a temporary file: a crash mid-save never leaves a checkpoint to resume from."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
