@@ -52,7 +52,7 @@ def _corpus_file(unit: str, level: str) -> Path:
     return path
 
 
-def train(unit: str, level: str) -> dict:
+def train(level: str, unit: str) -> dict:
     from korean.embeddings import DEFAULT_PARAMS, KoreanVectors, train_fasttext
     from korean.evaluation import evaluate_analogy, evaluate_similarity, load_analogies, load_ws353
 
@@ -61,6 +61,7 @@ def train(unit: str, level: str) -> dict:
     start = time.perf_counter()
     model, stats = train_fasttext(corpus, params)
     wall = time.perf_counter() - start
+    model.save(str(corpus.with_suffix(".model")))  # kept for the sentiment benchmark
     mirror = Path(os.environ["KORFLOW_DATA_MIRROR"])
     vectors = KoreanVectors(model.wv, level)
     m = evaluate_similarity(vectors, load_ws353(mirror / "eval" / "WS353_korean.csv"))
@@ -87,7 +88,7 @@ def train(unit: str, level: str) -> dict:
     }
 
 
-def cpp(unit: str, level: str) -> dict:
+def cpp(level: str, unit: str) -> dict:
     """fastText C++ (fasttext-wheel) on the same corpus file with the same settings."""
     import fasttext
 

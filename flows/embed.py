@@ -85,6 +85,8 @@ def _log_model_run(
         "run_id": run.info.run_id,
         "level": level,
         "unit": unit,
+        "model_path": model.path,
+        "model_sha256": model.sha256,
         **{k: metrics[k] for k in SUMMARY_METRICS},
     }
 

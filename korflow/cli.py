@@ -163,6 +163,72 @@ def embed(
 
 
 @app.command()
+def sentiment(
+    profile: Profile = "quick",
+    data_mirror: Mirror = None,
+    task_runner: Runner = None,
+    embedding: Annotated[
+        str, typer.Option(help="random, syllable, jamo, or all (one run each).")
+    ] = "all",
+    set_: Sets = None,
+    refresh: Refresh = False,
+) -> None:
+    """Train the LSTM sentiment classifier on NSMC; test; register it in MLflow."""
+    _prepare(refresh)
+    overrides = _overrides(set_)
+    overrides["embeddings"] = ["random", "syllable", "jamo"] if embedding == "all" else [embedding]
+    result = _run_flow("sentiment", profile, data_mirror, task_runner, overrides)
+    console.print(f"\n[bold green]done[/]; corpus run {result['corpus_run_id']}")
+    for run in result["runs"]:
+        champion = " [bold]champion[/]" if run.get("champion") else ""
+        console.print(
+            f"  {run['embedding']:8s} test accuracy {run['test_accuracy']:.4f}  F1 "
+            f"{run['test_f1']:.4f}  val accuracy {run['val_accuracy']:.4f}  MLflow run "
+            f"[bold]{run['run_id']}[/]  model version {run.get('version', '-')}{champion}"
+        )
+    console.print(f"tracking URI {result['tracking_uri']}")
+    for run in result["runs"]:
+        print(run["run_id"])
+
+
+@app.command()
+def predict(
+    text: Annotated[
+        list[str] | None, typer.Argument(help="Reviews; default: lines on stdin.")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...).")
+    ] = "models:/korflow-sentiment@champion",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
+) -> None:
+    """Label (0 negative / 1 positive) and positive probability for each input."""
+    _prepare(False)
+    import mlflow
+
+    from korflow import tracking
+
+    tracking.setup()
+    try:
+        loaded = mlflow.pyfunc.load_model(model)
+    except Exception as exc:  # MLflow raises several types for a missing model or alias
+        _fail(f"cannot load {model}: {exc} (train one with `korflow sentiment`)")
+    import pandas as pd
+
+    texts = text if text else [line.rstrip("\n") for line in sys.stdin]
+    result = loaded.predict(pd.DataFrame({"document": texts}))
+    for doc, label, prob in zip(texts, result["label"], result["probability"], strict=True):
+        if as_json:
+            print(
+                json.dumps(
+                    {"text": doc, "label": int(label), "probability": round(float(prob), 6)},
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(f"{int(label)}\t{prob:.4f}\t{doc}")
+
+
+@app.command()
 def similar(
     word: Annotated[str, typer.Argument(help="A Korean word; unseen forms work too.")],
     level: Annotated[str, typer.Option(help="syllable or jamo.")] = "syllable",

@@ -34,3 +34,44 @@ def projection_png(words: list[str], vectors: np.ndarray, path: str | Path, titl
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def confusion_png(matrix, labels: list[str], path: str | Path, title: str) -> Path:
+    """A confusion matrix (rows: true class, columns: predicted) with counts in the cells."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    fig, ax = plt.subplots(figsize=(5, 4.5), dpi=100)
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (i, j), count in np.ndenumerate(matrix):
+        colour = "white" if count > matrix.max() / 2 else "black"
+        ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def learning_curve_png(history: list[dict], path: str | Path, title: str) -> Path:
+    """Train and validation loss and accuracy per epoch."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    for split in ("train", "val"):
+        loss_ax.plot(epochs, [h[f"{split}_loss"] for h in history], marker="o", label=split)
+        acc_ax.plot(epochs, [h[f"{split}_accuracy"] for h in history], marker="o", label=split)
+    loss_ax.set_title("loss")
+    acc_ax.set_title("accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

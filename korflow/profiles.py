@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from korean.clean import CleanConfig
 from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korean.morphemes import TokenizerConfig
+from models.classifier import ClassifierConfig
+from models.train import TrainConfig
 
 PROFILES = ("quick", "full")
 
@@ -97,6 +99,33 @@ EMBED_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+class SentimentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "full"
+    corpus: dict[str, Any] = {}  # overrides for the corpus stage
+    embed: dict[str, Any] = {}  # overrides for the FastText stage (syllable / jamo variants)
+    embeddings: list[Literal["random", "syllable", "jamo"]] = ["random", "syllable", "jamo"]
+    # Use these gensim FastText model files ({"syllable": path, "jamo": path}) instead of
+    # running the FastText stage.
+    fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
+    # Vocabulary from the NSMC train split (minus the validation part).
+    min_freq: int = Field(2, ge=1)
+    max_vocab: int | None = Field(50_000, gt=2)
+    max_len: int = Field(80, gt=0)  # tokens kept per document
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)  # carved from train with split_seed
+    split_seed: int = 42
+    model: ClassifierConfig = ClassifierConfig()
+    train: TrainConfig = TrainConfig()
+    register_model: bool = True  # in the MLflow Model Registry, as korflow-sentiment
+
+
+SENTIMENT_PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {"train": {"epochs": 2}},
+    "full": {},
+}
+
+
 class ConfigError(ValueError):
     pass
 
@@ -169,3 +198,7 @@ def corpus_config(profile: str, overrides: dict[str, Any] | None = None) -> Corp
 
 def embed_config(profile: str, overrides: dict[str, Any] | None = None) -> EmbedConfig:
     return resolve(EmbedConfig, EMBED_PROFILES, profile, overrides)
+
+
+def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> SentimentConfig:
+    return resolve(SentimentConfig, SENTIMENT_PROFILES, profile, overrides)

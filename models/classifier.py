@@ -16,7 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    vocab_size: int
+    vocab_size: int = 0  # set from the vocabulary when the model is built
     embed_dim: int = 100
     hidden_size: int = 128
     rnn: Literal["lstm", "gru"] = "lstm"

