@@ -6,7 +6,7 @@ set, next to a TF-IDF + logistic-regression baseline on the same tokens.
     KORFLOW_HOME=... python benchmarks/sentiment.py all [--seeds 1 2 3]
 
 The corpus stage (full profile) must have run under KORFLOW_HOME. FastText vectors come from
-``benchmarks/fasttext.py`` (its saved morpheme models under KORFLOW_HOME/embed/bench/), so the
+``benchmarks/embeddings.py`` (its saved morpheme models under KORFLOW_HOME/embed/bench/), so the
 variants use exactly the models measured there. Each run is a fresh process (its own peak RSS).
 """
 

@@ -156,3 +156,27 @@ def test_champion_moves_only_to_a_better_model(tmp_path):
     assert b.previous_score == pytest.approx(0.80) and c.previous_version == a.version
     holder = MlflowClient().get_model_version_by_alias("korflow-test", "champion")
     assert holder.version == c.version
+
+
+def test_a_given_fasttext_model_file_is_used_instead_of_the_stage(inputs, tmp_path):
+    from korean.embeddings import FastTextParams, train_fasttext, write_corpus
+
+    corpus = tmp_path / "corpus.txt"
+    with open(corpus, "w", encoding="utf-8") as out:
+        write_corpus(
+            [["영화", "가", "재밌", "다"], ["배우", "연기", "좋", "다"]] * 20, "syllable", out
+        )
+    model, _ = train_fasttext(
+        corpus, FastTextParams(vector_size=12, min_count=1, epochs=1, bucket=1000, workers=1)
+    )
+    model.save(str(tmp_path / "ft.model"))
+    out = run(
+        inputs,
+        embeddings=["syllable"],
+        register_model=False,
+        fasttext_models={"syllable": str(tmp_path / "ft.model")},
+    )
+    r = mlflow.get_run(out["runs"][0]["run_id"])
+    assert r.data.tags["korflow.fasttext_run_id"] == f"file:{tmp_path / 'ft.model'}"
+    assert r.data.params["model.embed_dim"] == "12"  # the dimension follows the given vectors
+    assert "version" not in out["runs"][0]

@@ -1,10 +1,10 @@
 """FastText benchmark: the four models (syllable/jamo x morpheme/eojeol) on NSMC train + the
 whole Wikipedia mirror with the default settings, and gensim against fastText C++.
 
-    KORFLOW_HOME=... python benchmarks/fasttext.py prepare        # corpus stage, full profile
-    KORFLOW_HOME=... python benchmarks/fasttext.py train syllable morpheme
-    KORFLOW_HOME=... python benchmarks/fasttext.py cpp syllable morpheme   # needs fasttext-wheel
-    KORFLOW_HOME=... python benchmarks/fasttext.py all
+    KORFLOW_HOME=... python benchmarks/embeddings.py prepare        # corpus stage, full profile
+    KORFLOW_HOME=... python benchmarks/embeddings.py train syllable morpheme
+    KORFLOW_HOME=... python benchmarks/embeddings.py cpp syllable morpheme   # needs fasttext-wheel
+    KORFLOW_HOME=... python benchmarks/embeddings.py all
 
 Each model trains alone in a fresh process (so words/s and peak RSS are its own) with
 workers = 2 (this machine's cores). Prints one JSON line per run and, for ``all``, a table.
