@@ -155,7 +155,7 @@ def test_champion_moves_only_to_a_better_model(tmp_path):
     assert a.promoted and not b.promoted and c.promoted
     assert b.previous_score == pytest.approx(0.80) and c.previous_version == a.version
     holder = MlflowClient().get_model_version_by_alias("korflow-test", "champion")
-    assert holder.version == c.version
+    assert str(holder.version) == c.version
 
 
 def test_a_given_fasttext_model_file_is_used_instead_of_the_stage(inputs, tmp_path):
