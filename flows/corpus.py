@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -154,3 +156,15 @@ def corpus_flow(
         "tracking_uri": mlflow.get_tracking_uri(),
         "seconds": elapsed,
     }
+
+
+def run_corpus(
+    profile: str, data_mirror: str | None, overrides: dict[str, Any] | None
+) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+    """The corpus stage as a subflow of a later stage (served from the cache when unchanged):
+    (resolved mirror path, its result, its manifest)."""
+    mirror = settings.data_mirror(data_mirror)
+    mirror_arg = str(mirror) if mirror else None
+    corpus = corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=overrides)
+    manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
+    return mirror_arg, corpus, manifest

@@ -7,7 +7,6 @@ evaluates each on WS-353 and the analogy set, and logs one MLflow run per model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ import mlflow
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.corpus import corpus_flow
-from korflow import settings, tracking
+from flows.corpus import run_corpus
+from korflow import tracking
 from korflow.datasets import Shard
 from korflow.profiles import EmbedConfig, embed_config
 from korflow.sources import EVAL, is_url
@@ -97,10 +96,7 @@ def embed_flow(
 ) -> dict[str, Any]:
     """Train and evaluate the FastText models; returns one summary per MLflow run."""
     cfg = embed_config(profile, overrides)
-    mirror = settings.data_mirror(data_mirror)
-    mirror_arg = str(mirror) if mirror else None
-    corpus = corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=cfg.corpus)
-    manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
+    mirror_arg, corpus, manifest = run_corpus(profile, data_mirror, cfg.corpus)
     names = ["nsmc", "wiki"] if cfg.include_wiki else ["nsmc"]
     shards = [Shard(**s) for name in names for s in manifest["datasets"][name]["tokens"]]
     ws353, analogy = (

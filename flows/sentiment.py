@@ -23,7 +23,7 @@ from mlflow.models import infer_signature
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.corpus import corpus_flow
+from flows.corpus import run_corpus
 from flows.embed import embed_flow
 from korflow import plots, registry, settings, tracking
 from korflow.datasets import Shard, sha256_file
@@ -155,10 +155,7 @@ def sentiment_flow(
 ) -> dict[str, Any]:
     """Train, test and register one classifier per embedding variant."""
     cfg = sentiment_config(profile, overrides)
-    mirror = settings.data_mirror(data_mirror)
-    mirror_arg = str(mirror) if mirror else None
-    corpus = corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=cfg.corpus)
-    manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
+    mirror_arg, corpus, manifest = run_corpus(profile, data_mirror, cfg.corpus)
     tokens = [Shard(**s) for s in manifest["datasets"]["nsmc"]["tokens"]]
     data = prepare_data(
         tokens, cfg.min_freq, cfg.max_vocab, cfg.max_len, cfg.val_fraction, cfg.split_seed
