@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
 from korflow import tracking
-from korflow.datasets import Shard
+from korflow.datasets import Shard, sha256_file
 from korflow.profiles import EmbedConfig, embed_config
 from korflow.sources import EVAL, is_url
 from tasks.embed import evaluate_model, export_corpus, train_model
@@ -138,3 +138,34 @@ def embed_flow(
         "corpus_run_id": corpus["run_id"],
         "tracking_uri": mlflow.get_tracking_uri(),
     }
+
+
+def fasttext_models(
+    profile: str,
+    data_mirror: str | None,
+    levels: list[str],
+    given: dict[str, str],
+    corpus_overrides: dict[str, Any],
+    embed_overrides: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """Morpheme-unit FastText models for ``levels`` (each {"run_id", "model_path",
+    "model_sha256"}): the files in ``given`` where named, else the FastText stage as a subflow
+    (served from the cache when nothing changed)."""
+    found = {
+        level: {"run_id": f"file:{path}", "model_path": path, "model_sha256": sha256_file(path)}
+        for level, path in given.items()
+        if level in levels
+    }
+    missing = [level for level in levels if level not in found]
+    if missing:
+        overrides = {
+            **embed_overrides,
+            "corpus": corpus_overrides,
+            "levels": missing,
+            "units": ["morpheme"],
+        }
+        for run in embed_flow(profile=profile, data_mirror=data_mirror, overrides=overrides)[
+            "runs"
+        ]:
+            found[run["level"]] = run
+    return found

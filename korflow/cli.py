@@ -191,6 +191,85 @@ def sentiment(
         print(run["run_id"])
 
 
+def _load_pyfunc(uri: str, trainer: str):
+    _prepare(False)
+    import mlflow
+
+    from korflow import tracking
+
+    tracking.setup()
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # MLflow raises several types for a missing model or alias
+        _fail(f"cannot load {uri}: {exc} (train one with `{trainer}`)")
+
+
+@app.command()
+def seq2seq(
+    profile: Profile = "quick",
+    data_mirror: Mirror = None,
+    task_runner: Runner = None,
+    attention: Annotated[
+        str, typer.Option(help="none, dot, general, additive, or all (one run each).")
+    ] = "",
+    set_: Sets = None,
+    refresh: Refresh = False,
+) -> None:
+    """Train the LSTM seq2seq chatbot on the chatbot corpus; test; register it in MLflow."""
+    _prepare(refresh)
+    overrides = _overrides(set_)
+    if attention:
+        overrides["attentions"] = (
+            ["none", "dot", "general", "additive"] if attention == "all" else attention.split(",")
+        )
+    result = _run_flow("seq2seq", profile, data_mirror, task_runner, overrides)
+    console.print("\n[bold green]done[/]")
+    for name, scores in result["baselines"].items():
+        console.print(
+            f"  baseline {name:9s} BLEU {scores['bleu']:6.2f}  chrF {scores['chrf']:6.2f}"
+        )
+    for run in result["runs"]:
+        champion = " [bold]champion[/]" if run.get("champion") else ""
+        console.print(
+            f"  {run['attention']:8s} BLEU {run['test_bleu']:6.2f}  chrF {run['test_chrf']:6.2f}"
+            f"  perplexity {run['test_perplexity']:7.2f}  MLflow run [bold]{run['run_id']}[/]"
+            f"  model version {run.get('version', '-')}{champion}"
+        )
+    console.print(f"tracking URI {result['tracking_uri']}")
+    for run in result["runs"]:
+        print(run["run_id"])
+
+
+@app.command()
+def chat(
+    once: Annotated[
+        str | None, typer.Option("--once", help="Answer this one question and exit.")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...).")
+    ] = "models:/korflow-seq2seq@champion",
+) -> None:
+    """Talk to the chatbot: an interactive loop (empty line or Ctrl-D ends it), or --once."""
+    loaded = _load_pyfunc(model, "korflow seq2seq")
+    import pandas as pd
+
+    def answer(question: str) -> str:
+        return loaded.predict(pd.DataFrame({"question": [question]}))["answer"][0]
+
+    if once is not None:
+        print(answer(once))
+        return
+    console.print(f"[dim]{model}: ask in Korean; an empty line ends the chat.[/]")
+    while True:
+        try:
+            question = input("> ")
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        print(answer(question))
+
+
 @app.command()
 def predict(
     text: Annotated[
@@ -202,16 +281,7 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
 ) -> None:
     """Label (0 negative / 1 positive) and positive probability for each input."""
-    _prepare(False)
-    import mlflow
-
-    from korflow import tracking
-
-    tracking.setup()
-    try:
-        loaded = mlflow.pyfunc.load_model(model)
-    except Exception as exc:  # MLflow raises several types for a missing model or alias
-        _fail(f"cannot load {model}: {exc} (train one with `korflow sentiment`)")
+    loaded = _load_pyfunc(model, "korflow sentiment")
     import pandas as pd
 
     texts = text if text else [line.rstrip("\n") for line in sys.stdin]

@@ -14,6 +14,8 @@ from korean.clean import CleanConfig
 from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korean.morphemes import TokenizerConfig
 from models.classifier import ClassifierConfig
+from models.seq2seq import Seq2SeqConfig
+from models.seq2seq_train import Seq2SeqTrainConfig
 from models.train import TrainConfig
 
 PROFILES = ("quick", "full")
@@ -115,13 +117,63 @@ class SentimentConfig(BaseModel):
     max_len: int = Field(80, gt=0)  # tokens kept per document
     val_fraction: float = Field(0.1, gt=0, lt=0.5)  # carved from train with split_seed
     split_seed: int = 42
-    model: ClassifierConfig = ClassifierConfig()
-    train: TrainConfig = TrainConfig()
+    # A BiLSTM of 64 units a direction at batch 256 trains about twice as fast on 2 CPU cores as
+    # 128 units at batch 128 (BENCHMARKS.md); on a GPU, raise both.
+    model: ClassifierConfig = ClassifierConfig(hidden_size=64)
+    train: TrainConfig = TrainConfig(epochs=3, batch_size=256)
     register_model: bool = True  # in the MLflow Model Registry, as korflow-sentiment
 
 
 SENTIMENT_PROFILES: dict[str, dict[str, Any]] = {
     "quick": {"train": {"epochs": 2}},
+    "full": {},
+}
+
+
+class Seq2SeqStageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "full"
+    chatbot_file: str | None = None  # your own Q,A,label CSV instead of the upstream one
+    strict: bool = False  # malformed rows fail the run instead of being counted and skipped
+    max_pairs: int | None = Field(None, gt=0)  # the first N pairs (file order); None = all
+    clean: CleanConfig = CleanConfig(keep_digits=True, keep_latin=True, removed_to_space=True)
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    unit: Literal["morpheme", "syllable"] = "morpheme"
+    min_freq: int = Field(1, ge=1)
+    max_vocab: int | None = Field(20_000, gt=4)
+    max_len: int = Field(40, gt=0)  # units kept per question and per answer
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    test_fraction: float = Field(0.1, gt=0, lt=0.5)
+    split_seed: int = 42
+    attentions: list[Literal["none", "dot", "general", "additive"]] = [
+        "none",
+        "dot",
+        "general",
+        "additive",
+    ]
+    # Embedding initialisation: random, or the FastText stage's syllable / jamo vectors.
+    embedding: Literal["random", "syllable", "jamo"] = "random"
+    fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
+    corpus: dict[str, Any] = {}  # overrides for the corpus stage (FastText initialisation)
+    embed: dict[str, Any] = {}  # overrides for the FastText stage
+    model: Seq2SeqConfig = Seq2SeqConfig()
+    train: Seq2SeqTrainConfig = Seq2SeqTrainConfig()
+    beam: int = Field(5, ge=1)
+    length_penalty: float = Field(1.0, ge=0)
+    max_answer_len: int = Field(40, gt=0)  # generation always stops here
+    samples: int = Field(50, ge=0)  # test questions in the samples table
+    register_model: bool = True  # in the MLflow Model Registry, as korflow-seq2seq
+
+
+SEQ2SEQ_PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "attentions": ["additive"],
+        "max_pairs": 3_000,
+        "model": {"embed_dim": 64, "hidden_size": 128},
+        "train": {"epochs": 3},
+        "samples": 20,
+    },
     "full": {},
 }
 
@@ -202,3 +254,7 @@ def embed_config(profile: str, overrides: dict[str, Any] | None = None) -> Embed
 
 def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> SentimentConfig:
     return resolve(SentimentConfig, SENTIMENT_PROFILES, profile, overrides)
+
+
+def seq2seq_config(profile: str, overrides: dict[str, Any] | None = None) -> Seq2SeqStageConfig:
+    return resolve(Seq2SeqStageConfig, SEQ2SEQ_PROFILES, profile, overrides)

@@ -7,7 +7,6 @@ The model folder holds ``config.json`` (cleaning, tokenizer, classifier, max len
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -16,6 +15,7 @@ import torch
 
 from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
+from korflow import model_folder
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import SequenceDataset, Vocab
 from models.train import predict
@@ -27,12 +27,6 @@ class SentimentPredictor:
     def __init__(self, config: dict, vocab: Vocab, state: dict[str, torch.Tensor]) -> None:
         self.config = config
         self.vocab = vocab
-        rows = state["embedding.weight"].shape[0]
-        if rows != len(vocab):
-            raise ValueError(
-                f"the model and the vocabulary do not match: the weights have {rows} embedding "
-                f"rows, the vocabulary has {len(vocab)} tokens"
-            )
         model_cfg = ClassifierConfig(**{**config["model"], "vocab_size": len(vocab)})
         self.model = TextClassifier(model_cfg)
         self.model.load_state_dict(state)
@@ -44,10 +38,7 @@ class SentimentPredictor:
 
     @classmethod
     def load(cls, folder: str | Path) -> SentimentPredictor:
-        folder = Path(folder)
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
-        return cls(config, Vocab.load(folder / "vocab.json"), state)
+        return cls(*model_folder.read(folder))
 
     def encode(self, text: str | None) -> list[int]:
         """Any input (empty, emoji, other scripts, very long) gives a valid id sequence."""

@@ -64,6 +64,11 @@ EVAL = {
         "b6dea84dda708883948de3b5922604acbe8fe71ed137c005c5b58b2cccbe4e96",
     ),
 }
+CHATBOT = RemoteFile(
+    "chatbot/ChatbotData.csv",
+    "https://raw.githubusercontent.com/songys/Chatbot_data/master/ChatbotData.csv",
+    "287eb129695b577321c80ad397bb3c2279164d4ca577874d129fd3db5b30afe2",
+)
 KOWIKI_DUMP_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-pages-articles.xml.bz2"
 KOWIKI_SHA1SUMS_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-sha1sums.txt"
 

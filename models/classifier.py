@@ -36,6 +36,20 @@ class ClassifierConfig:
             raise ValueError(f"num_layers must be 1 or 2, not {self.num_layers}")
 
 
+def load_embedding(layer: nn.Embedding, matrix: torch.Tensor | None, freeze: bool) -> None:
+    """Start ``layer`` from ``matrix`` (e.g. FastText vectors for the vocabulary), if given."""
+    if matrix is not None:
+        if tuple(matrix.shape) != tuple(layer.weight.shape):
+            raise ValueError(
+                f"embedding matrix is {tuple(matrix.shape)}, the model expects "
+                f"{tuple(layer.weight.shape)}: vocabulary and vectors do not match"
+            )
+        with torch.no_grad():
+            layer.weight.copy_(matrix)
+            layer.weight[0].zero_()  # padding
+    layer.weight.requires_grad_(not freeze)
+
+
 class AdditiveAttention(nn.Module):
     """Bahdanau-style attention pooling: score_t = v . tanh(W h_t), softmax over real tokens."""
 
@@ -57,17 +71,7 @@ class TextClassifier(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
-        if embedding is not None:
-            if tuple(embedding.shape) != (config.vocab_size, config.embed_dim):
-                raise ValueError(
-                    f"embedding matrix is {tuple(embedding.shape)}, the model expects "
-                    f"({config.vocab_size}, {config.embed_dim}): "
-                    "vocabulary and vectors do not match"
-                )
-            with torch.no_grad():
-                self.embedding.weight.copy_(embedding)
-                self.embedding.weight[0].zero_()
-        self.embedding.weight.requires_grad_(not config.freeze_embedding)
+        load_embedding(self.embedding, embedding, config.freeze_embedding)
         rnn = nn.LSTM if config.rnn == "lstm" else nn.GRU
         self.rnn = rnn(
             config.embed_dim,

@@ -16,24 +16,30 @@ import torch
 from torch.utils.data import Dataset
 
 PAD, UNK = "<pad>", "<unk>"
+SOS, EOS = "<sos>", "<eos>"  # the seq2seq vocabularies put these at ids 2 and 3
 
 
 class Vocab:
-    """Token <-> id; id 0 is padding, id 1 the unknown token."""
+    """Token <-> id; id 0 is padding, id 1 the unknown token, then ``specials``, then tokens."""
 
-    def __init__(self, tokens: Sequence[str]) -> None:
-        self.itos = [PAD, UNK, *(t for t in tokens if t not in (PAD, UNK))]
+    def __init__(self, tokens: Sequence[str], specials: Sequence[str] = ()) -> None:
+        reserved = (PAD, UNK, *specials)
+        self.itos = [*reserved, *(t for t in tokens if t not in reserved)]
         self.stoi = {t: i for i, t in enumerate(self.itos)}
 
     @classmethod
     def build(
-        cls, sentences: Iterable[Sequence[str]], min_freq: int = 2, max_size: int | None = None
+        cls,
+        sentences: Iterable[Sequence[str]],
+        min_freq: int = 2,
+        max_size: int | None = None,
+        specials: Sequence[str] = (),
     ) -> Vocab:
         counts = Counter(t for s in sentences for t in s)
         ordered = sorted(
             (t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t)
         )
-        return cls(ordered[:max_size] if max_size else ordered)
+        return cls(ordered[:max_size] if max_size else ordered, specials)
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -51,6 +57,9 @@ class Vocab:
         ids = [self.stoi.get(t, 1) for t in tokens[:max_len] if t]
         return ids or [self.unk_id]
 
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.itos[i] for i in ids if i > 1 and i < len(self.itos)]
+
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.itos, ensure_ascii=False), encoding="utf-8")
 
@@ -61,7 +70,8 @@ class Vocab:
             raise ValueError(
                 f"{path} is not a korflow vocabulary (it must start with {PAD}, {UNK})"
             )
-        return cls(itos[2:])
+        specials = [SOS, EOS] if itos[2:4] == [SOS, EOS] else []
+        return cls(itos[2 + len(specials) :], specials)
 
 
 class SequenceDataset(Dataset):
@@ -92,17 +102,72 @@ def collate(batch: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Ten
 
 def save_tensors(path: str | Path, ids: list[list[int]], labels: Sequence[int], **extra) -> Path:
     """Ragged ids + labels (+ tensors in ``extra``, e.g. an embedding matrix) in one file."""
-    path = Path(path)
-    offsets = torch.tensor([0, *torch.tensor([len(s) for s in ids]).cumsum(0).tolist()])
-    values = torch.tensor([t for s in ids for t in s], dtype=torch.int32)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"values": values, "offsets": offsets, "labels": torch.tensor(labels), **extra}, tmp)
-    os.replace(tmp, path)
-    return path
+    return _write(path, {**_ragged("ids", ids), "labels": torch.tensor(labels), **extra})
 
 
 def load_tensors(path: str | Path) -> tuple[SequenceDataset, dict[str, torch.Tensor]]:
     blob = torch.load(path, weights_only=True)  # tensors only: no code runs on load
-    values, offsets = blob.pop("values").tolist(), blob.pop("offsets").tolist()
-    ids = [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
-    return SequenceDataset(ids, blob.pop("labels").tolist()), blob
+    ids = _unragged(blob, "ids")
+    extra = {k: v for k, v in blob.items() if not k.startswith("ids_") and k != "labels"}
+    return SequenceDataset(ids, blob["labels"].tolist()), extra
+
+
+class PairDataset(Dataset):
+    """Source and target id sequences (question -> answer), without <sos>/<eos>."""
+
+    def __init__(self, sources: list[list[int]], targets: list[list[int]]) -> None:
+        if len(sources) != len(targets):
+            raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
+        if any(len(s) == 0 for s in sources):
+            raise ValueError("empty sources cannot be packed: encode them as [unk]")
+        self.sources, self.targets = sources, targets
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, i: int) -> tuple[list[int], list[int]]:
+        return self.sources[i], self.targets[i]
+
+
+def collate_pairs(
+    batch: list[tuple[list[int], list[int]]], sos_id: int = 2, eos_id: int = 3
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(src [B, S], src lengths [B], decoder input <sos>+tgt [B, T], expected tgt+<eos> [B, T])."""
+    src, lengths, _ = collate([(s, 0) for s, _ in batch])
+    width = max(len(t) for _, t in batch) + 1
+    tgt_in = torch.zeros(len(batch), width, dtype=torch.long)
+    tgt_out = torch.zeros(len(batch), width, dtype=torch.long)
+    for row, (_, t) in enumerate(batch):
+        tgt_in[row, : len(t) + 1] = torch.tensor([sos_id, *t])
+        tgt_out[row, : len(t) + 1] = torch.tensor([*t, eos_id])
+    return src, lengths, tgt_in, tgt_out
+
+
+def save_pairs(path: str | Path, sources: list[list[int]], targets: list[list[int]]) -> Path:
+    """Questions and answers as two ragged tensors in one file (torch-only, like save_tensors)."""
+    return _write(path, {**_ragged("src", sources), **_ragged("tgt", targets)})
+
+
+def load_pairs(path: str | Path) -> PairDataset:
+    blob = torch.load(path, weights_only=True)
+    return PairDataset(_unragged(blob, "src"), _unragged(blob, "tgt"))
+
+
+def _ragged(name: str, seqs: list[list[int]]) -> dict[str, torch.Tensor]:
+    offsets = torch.tensor([0, *torch.tensor([len(s) for s in seqs]).cumsum(0).tolist()])
+    values = torch.tensor([t for s in seqs for t in s], dtype=torch.int32)
+    return {f"{name}_values": values, f"{name}_offsets": offsets}
+
+
+def _unragged(blob: dict[str, torch.Tensor], name: str) -> list[list[int]]:
+    values, offsets = blob[f"{name}_values"].tolist(), blob[f"{name}_offsets"].tolist()
+    return [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def _write(path: str | Path, blob: dict[str, torch.Tensor]) -> Path:
+    """torch.save through a temporary name: a crash never leaves a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+    return path

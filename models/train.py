@@ -1,4 +1,5 @@
-"""Training loop for the classifiers: CUDA + AMP when there is a GPU, plain CPU otherwise.
+"""Training loop for the classifiers and the seq2seq models: CUDA + AMP when there is a GPU,
+plain CPU otherwise.
 
 AdamW/Adam, a linear or cosine learning-rate schedule, gradient clipping, early stopping on a
 validation split, a checkpoint after every epoch that a restarted run resumes from (to the same
@@ -37,6 +38,7 @@ class TrainConfig:
     optimizer: Literal["adamw", "adam"] = "adamw"
     schedule: Literal["linear", "cosine", "constant"] = "linear"
     clip_norm: float = 1.0
+    label_smoothing: float = 0.0
     patience: int = 2  # epochs without a better validation accuracy before stopping
     amp: bool = True  # mixed precision, on CUDA only
     seed: int = 42
@@ -47,7 +49,11 @@ class TrainConfig:
 class TrainResult:
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
-    best_val_accuracy: float = -1.0
+    best_score: float = float("nan")  # the monitored validation metric at the best epoch
+
+    @property
+    def best_val_accuracy(self) -> float:  # what the classifiers monitor
+        return self.best_score
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -62,14 +68,18 @@ def seed_everything(seed: int) -> None:
 
 
 def _loader(
-    data: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None = None
+    data: Dataset,
+    batch_size: int,
+    device: torch.device,
+    collate_fn: Callable = collate,
+    generator: torch.Generator | None = None,
 ) -> DataLoader:
     return DataLoader(
         data,
         batch_size=batch_size,
         shuffle=generator is not None,
         generator=generator,
-        collate_fn=collate,
+        collate_fn=collate_fn,
         pin_memory=device.type == "cuda",
     )
 
@@ -103,6 +113,11 @@ def _schedule(optimizer, kind: str, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+Batch = tuple[torch.Tensor, ...]
+# (model, batch on the device) -> (mean loss, number of items the mean is over, correct items)
+StepFn = Callable[[nn.Module, Batch], tuple[torch.Tensor, int, int]]
+
+
 def train(
     model: nn.Module,
     train_data: Dataset,
@@ -111,7 +126,38 @@ def train(
     checkpoint_dir: str | Path | None = None,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; it ends holding the weights of its best validation epoch."""
+    """Train a classifier in place; it ends holding the weights of its best validation epoch."""
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+    def step(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, int]:
+        ids, lengths, y = batch
+        logits = model(ids, lengths)
+        return loss_fn(logits.float(), y), len(y), (logits.argmax(-1) == y).sum().item()
+
+    def validate(model: nn.Module, device: torch.device) -> dict:
+        probs, labels, loss = predict(model, val_data, device=device)
+        return {
+            "val_loss": loss,
+            "val_accuracy": (probs.argmax(-1) == labels).float().mean().item(),
+        }
+
+    return fit(model, train_data, config, step, validate, collate, checkpoint_dir, on_epoch)
+
+
+def fit(
+    model: nn.Module,
+    train_data: Dataset,
+    config: TrainConfig,
+    step: StepFn,
+    validate: Callable[[nn.Module, torch.device], dict],
+    collate_fn: Callable,
+    checkpoint_dir: str | Path | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    monitor: str = "val_accuracy",
+    higher_is_better: bool = True,
+) -> TrainResult:
+    """The loop every model here trains with: ``step`` computes a batch's loss, ``validate`` the
+    validation metrics after each epoch, and the best epoch by ``monitor`` is kept."""
     device = pick_device(config.device)
     use_amp = config.amp and device.type == "cuda"
     if device.type == "cuda":
@@ -125,37 +171,36 @@ def train(
     scheduler = _schedule(optimizer, config.schedule, steps_per_epoch * config.epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     result, best_state, stale, start = TrainResult(), None, 0, 0
+    sign = 1.0 if higher_is_better else -1.0
 
     checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
     if checkpoint and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["config"] != asdict(config):
+        if state["config"] != asdict(config) or state.get("monitor") != monitor:
             raise ValueError(f"{checkpoint} was written with other settings; use a new folder")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"].cpu())
-        result = TrainResult(state["history"], state["best_epoch"], state["best_val_accuracy"])
+        result = TrainResult(state["history"], state["best_epoch"], state["best_score"])
         best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
 
-    loss_fn = nn.CrossEntropyLoss()
     for epoch in range(start, config.epochs):
         if stale >= config.patience:
             break
         model.train()
         started, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
         order = torch.Generator().manual_seed(config.seed * 1_000 + epoch)
-        for batch, (ids, lengths, y) in enumerate(
-            _loader(train_data, config.batch_size, device, order)
+        for number, batch in enumerate(
+            _loader(train_data, config.batch_size, device, collate_fn, order)
         ):
-            ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            batch = tuple(t.to(device, non_blocking=True) for t in batch)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                logits = model(ids, lengths)
-                loss = loss_fn(logits.float(), y)
+                loss, count, right = step(model, batch)
             if not torch.isfinite(loss):
                 raise NonFiniteLoss(
-                    f"epoch {epoch + 1}, batch {batch + 1}: the loss is {loss.item()}; "
+                    f"epoch {epoch + 1}, batch {number + 1}: the loss is {loss.item()}; "
                     "lower the learning rate (lr) or the gradient clip norm"
                 )
             optimizer.zero_grad(set_to_none=True)
@@ -165,25 +210,23 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            total_loss += loss.item() * len(y)
-            correct += (logits.argmax(-1) == y).sum().item()
-            seen += len(y)
+            total_loss += loss.item() * count
+            correct += right
+            seen += count
         seconds = time.perf_counter() - started
-        probs, labels, val_loss = predict(model, val_data, device=device)
-        val_accuracy = (probs.argmax(-1) == labels).float().mean().item()
         log = {
             "epoch": epoch + 1,
             "train_loss": total_loss / seen,
             "train_accuracy": correct / seen,
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
+            **validate(model, device),
             "epoch_seconds": seconds,
-            "samples_per_s": seen / seconds,
+            "samples_per_s": len(train_data) / seconds,
             "lr": scheduler.get_last_lr()[0],
         }
         result.history.append(log)
-        if val_accuracy > result.best_val_accuracy:
-            result.best_val_accuracy, result.best_epoch, stale = val_accuracy, epoch + 1, 0
+        score = sign * log[monitor]
+        if best_state is None or score > sign * result.best_score:
+            result.best_score, result.best_epoch, stale = log[monitor], epoch + 1, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
@@ -192,6 +235,7 @@ def train(
                 checkpoint,
                 {
                     "config": asdict(config),
+                    "monitor": monitor,
                     "epoch": epoch + 1,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -200,7 +244,7 @@ def train(
                     "rng": torch.get_rng_state(),
                     "history": result.history,
                     "best_epoch": result.best_epoch,
-                    "best_val_accuracy": result.best_val_accuracy,
+                    "best_score": result.best_score,
                     "best_state": best_state,
                     "stale": stale,
                 },

@@ -1,0 +1,60 @@
+"""Scores for generated answers: BLEU and chrF (sacrebleu, on detokenized text), distinct-n,
+and the two baselines a seq2seq model must beat (the most frequent answer, and retrieval: the
+answer of the most similar training question by TF-IDF over character n-grams)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import sacrebleu
+
+
+def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus BLEU (0-100) with sacrebleu's default 13a tokenization."""
+    return sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score
+
+
+def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus chrF (0-100): character 6-grams, which suits Korean's agglutinative words."""
+    return sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score
+
+
+def distinct_n(hypotheses: Sequence[str], n: int) -> float:
+    """Distinct n-grams of space-separated words / all n-grams, over all hypotheses."""
+    grams = Counter(
+        tuple(words[i : i + n])
+        for h in hypotheses
+        for words in [h.split()]
+        for i in range(len(words) - n + 1)
+    )
+    return len(grams) / max(sum(grams.values()), 1)
+
+
+def scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    return {
+        "bleu": bleu(hypotheses, references),
+        "chrf": chrf(hypotheses, references),
+        "distinct_1": distinct_n(hypotheses, 1),
+        "distinct_2": distinct_n(hypotheses, 2),
+    }
+
+
+def most_frequent_answer(answers: Sequence[str]) -> str:
+    return Counter(answers).most_common(1)[0][0]
+
+
+class RetrievalBaseline:
+    """Answer with the training answer of the nearest training question (cosine over TF-IDF of
+    character 1-3-grams within words, which copes with Korean particles and endings)."""
+
+    def __init__(self, questions: Sequence[str], answers: Sequence[str]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
+        self.matrix = self.vectorizer.fit_transform(questions)
+        self.answers = list(answers)
+
+    def __call__(self, questions: Sequence[str]) -> list[str]:
+        similarity = self.vectorizer.transform(questions) @ self.matrix.T
+        return [self.answers[i] for i in similarity.argmax(axis=1).A1]

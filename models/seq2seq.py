@@ -1,0 +1,216 @@
+"""Encoder-decoder with attention: a bidirectional LSTM encoder, an LSTM decoder, and a choice of
+attention (none, dot and general as in Luong et al. 2015, additive as in Bahdanau et al. 2015).
+
+The encoder runs hidden_size // 2 units each way, so its states and its final (h, c), forward and
+backward concatenated, have the decoder's size: dot attention needs no projection and the
+decoder starts from the encoder's summary of the question. Padding is masked in the encoder
+(packed sequences) and in every attention score. Decoding is batched: greedy, and beam search
+with a GNMT length penalty; both stop at ``max_len`` whatever the model emits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .classifier import load_embedding
+
+ATTENTIONS = ("none", "dot", "general", "additive")
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig:
+    vocab_size: int = 0  # set from the vocabulary when the model is built
+    embed_dim: int = 128
+    hidden_size: int = 256  # decoder size; the encoder runs half of it each way
+    num_layers: int = 1
+    attention: Literal["none", "dot", "general", "additive"] = "additive"
+    dropout: float = 0.2
+    freeze_embedding: bool = False
+    pad_id: int = 0
+    sos_id: int = 2
+    eos_id: int = 3
+
+    def __post_init__(self) -> None:
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, not {self.attention!r}")
+        if self.hidden_size % 2:
+            raise ValueError(
+                f"hidden_size must be even (two encoder directions): {self.hidden_size}"
+            )
+
+
+class Attention(nn.Module):
+    """Scores every decoder state against every encoder state; padding gets no weight."""
+
+    def __init__(self, kind: str, size: int) -> None:
+        super().__init__()
+        self.kind = kind
+        if kind == "general":
+            self.w = nn.Linear(size, size, bias=False)
+        elif kind == "additive":
+            self.w_query = nn.Linear(size, size, bias=False)
+            self.w_key = nn.Linear(size, size)
+            self.v = nn.Linear(size, 1, bias=False)
+
+    def forward(
+        self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """query [B, Tq, H], keys [B, Ts, H], mask [B, Ts] -> (context [B, Tq, H], weights)."""
+        if self.kind == "dot":
+            scores = query @ keys.transpose(1, 2)
+        elif self.kind == "general":
+            scores = query @ self.w(keys).transpose(1, 2)
+        else:
+            hidden = torch.tanh(self.w_query(query)[:, :, None] + self.w_key(keys)[:, None])
+            scores = self.v(hidden).squeeze(-1)
+        weights = scores.masked_fill(~mask[:, None, :], float("-inf")).softmax(-1)
+        return weights @ keys, weights
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, config: Seq2SeqConfig, embedding: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        size = config.hidden_size
+        # One vocabulary and one embedding for questions and answers.
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
+        load_embedding(self.embedding, embedding, config.freeze_embedding)
+        dropout = config.dropout if config.num_layers > 1 else 0.0
+        self.encoder = nn.LSTM(
+            config.embed_dim,
+            size // 2,
+            num_layers=config.num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout,
+        )
+        self.decoder = nn.LSTM(
+            config.embed_dim, size, num_layers=config.num_layers, batch_first=True, dropout=dropout
+        )
+        self.attention = Attention(config.attention, size) if config.attention != "none" else None
+        self.combine = nn.Linear(2 * size, size) if self.attention else None
+        self.dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(size, config.vocab_size)
+
+    def encode(self, src: torch.Tensor, lengths: torch.Tensor):
+        """-> (states [B, Ts, H], mask [B, Ts], decoder start state (h, c) [L, B, H] each)."""
+        lengths = lengths.clamp(min=1)
+        mask = torch.arange(src.size(1), device=src.device)[None] < lengths.to(src.device)[:, None]
+        packed = pack_padded_sequence(
+            self.dropout(self.embedding(src)), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        output, (h, c) = self.encoder(packed)
+        states, _ = pad_packed_sequence(output, batch_first=True, total_length=src.size(1))
+        layers, batch = self.config.num_layers, src.size(0)
+
+        def join(x: torch.Tensor) -> torch.Tensor:  # [2L, B, H/2] -> [L, B, H]
+            x = x.view(layers, 2, batch, -1)
+            return torch.cat([x[:, 0], x[:, 1]], dim=-1).contiguous()
+
+        return states, mask, (join(h), join(c))
+
+    def _logits(self, decoded: torch.Tensor, states: torch.Tensor, mask: torch.Tensor):
+        if self.attention is not None:
+            context, _ = self.attention(decoded, states, mask)
+            decoded = torch.tanh(self.combine(torch.cat([decoded, context], dim=-1)))
+        return self.out(self.dropout(decoded))
+
+    def _step(self, tokens: torch.Tensor, state, states, mask):
+        """One decoder step for tokens [B] -> (logits [B, V], new state)."""
+        decoded, state = self.decoder(self.dropout(self.embedding(tokens[:, None])), state)
+        return self._logits(decoded, states, mask)[:, 0], state
+
+    def forward(
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        tgt_in: torch.Tensor,
+        teacher_forcing: float = 1.0,
+    ) -> torch.Tensor:
+        """Logits [B, T, V] for tgt_in [B, T] (<sos> + answer). With teacher_forcing < 1 each step
+        feeds, with that probability, the reference token, else the model's own last guess."""
+        states, mask, state = self.encode(src, src_lengths)
+        if teacher_forcing >= 1.0:  # the whole answer in one cuDNN call
+            decoded, _ = self.decoder(self.dropout(self.embedding(tgt_in)), state)
+            return self._logits(decoded, states, mask)
+        steps, tokens = [], tgt_in[:, 0]
+        for t in range(tgt_in.size(1)):
+            logits, state = self._step(tokens, state, states, mask)
+            steps.append(logits)
+            if t + 1 < tgt_in.size(1):
+                use_reference = torch.rand(()) < teacher_forcing
+                tokens = tgt_in[:, t + 1] if use_reference else logits.argmax(-1)
+        return torch.stack(steps, dim=1)
+
+    @torch.no_grad()
+    def greedy(self, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int) -> list[list[int]]:
+        states, mask, state = self.encode(src, src_lengths)
+        tokens = torch.full((src.size(0),), self.config.sos_id, device=src.device)
+        done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+        out = []
+        for _ in range(max_len):
+            logits, state = self._step(tokens, state, states, mask)
+            tokens = logits.argmax(-1).masked_fill(done, self.config.pad_id)
+            out.append(tokens)
+            done |= tokens == self.config.eos_id
+            if done.all():
+                break
+        return self._strip(torch.stack(out, dim=1))
+
+    @torch.no_grad()
+    def beam_search(
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        max_len: int,
+        beam: int = 5,
+        length_penalty: float = 1.0,
+    ) -> list[list[int]]:
+        """Batched beam search; hypotheses are ranked by log-probability / ((5 + len) / 6) ** alpha
+        (Wu et al. 2016). Beam 1 is greedy decoding."""
+        cfg = self.config
+        batch, k = src.size(0), beam
+        states, mask, (h, c) = self.encode(src, src_lengths)
+        states, mask = states.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
+        h, c = h.repeat_interleave(k, 1), c.repeat_interleave(k, 1)
+        scores = torch.full((batch, k), float("-inf"), device=src.device)
+        scores[:, 0] = 0.0  # every beam starts as the same <sos>: keep one
+        tokens = torch.full((batch * k,), cfg.sos_id, device=src.device)
+        history = torch.empty(batch * k, 0, dtype=torch.long, device=src.device)
+        done = torch.zeros(batch * k, dtype=torch.bool, device=src.device)
+        lengths = torch.zeros(batch * k, device=src.device)
+        rows = torch.arange(batch, device=src.device)[:, None] * k
+        for _ in range(max_len):
+            logits, (h, c) = self._step(tokens, (h, c), states, mask)
+            logp = logits.float().log_softmax(-1)
+            # A finished hypothesis continues with padding at no cost, and only with padding.
+            logp[done] = float("-inf")
+            logp[done, cfg.pad_id] = 0.0
+            vocab = logp.size(-1)
+            candidates = (scores.view(-1, 1) + logp).view(batch, k * vocab)
+            scores, index = candidates.topk(k, dim=-1)
+            parent = (rows + index // vocab).view(-1)
+            tokens = (index % vocab).view(-1)
+            h, c, finished = h[:, parent], c[:, parent], done[parent]
+            history = torch.cat([history[parent], tokens[:, None]], dim=1)
+            lengths = lengths[parent] + (~finished).float()  # <eos> counts, padding does not
+            done = finished | (tokens == cfg.eos_id)
+            if done.all():
+                break
+        penalty = ((5.0 + lengths) / 6.0) ** length_penalty
+        best = (scores.view(-1) / penalty).view(batch, k).argmax(-1)
+        return self._strip(history[(rows[:, 0] + best)])
+
+    def _strip(self, ids: torch.Tensor) -> list[list[int]]:
+        """Token ids up to (not including) <eos>, padding dropped."""
+        out = []
+        for row in ids.tolist():
+            if self.config.eos_id in row:
+                row = row[: row.index(self.config.eos_id)]
+            out.append([t for t in row if t != self.config.pad_id])
+        return out

@@ -1,0 +1,112 @@
+"""Training and inference for the seq2seq models, on the shared loop in ``models.train``.
+
+The loss is token-level cross-entropy over the answer and its <eos> (padding ignored), with
+optional label smoothing for training; validation reports the plain loss and its perplexity,
+and the best epoch is the one with the lowest validation loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from .data import PairDataset, collate_pairs
+from .seq2seq import Seq2Seq
+from .train import TrainConfig, TrainResult, fit
+
+
+@dataclass(frozen=True)
+class Seq2SeqTrainConfig(TrainConfig):
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    patience: int = 3
+    label_smoothing: float = 0.1
+    teacher_forcing: float = 1.0  # probability of feeding the reference token at each step
+
+
+def _token_loss(model: Seq2Seq, batch, smoothing: float, teacher_forcing: float = 1.0):
+    src, lengths, tgt_in, tgt_out = batch
+    logits = model(src, lengths, tgt_in, teacher_forcing).float()
+    loss = nn.functional.cross_entropy(
+        logits.flatten(0, 1), tgt_out.flatten(), ignore_index=0, label_smoothing=smoothing
+    )
+    real = tgt_out != 0
+    correct = ((logits.argmax(-1) == tgt_out) & real).sum().item()
+    return loss, int(real.sum().item()), correct
+
+
+@torch.no_grad()
+def evaluate(
+    model: Seq2Seq, data: PairDataset, batch_size: int = 256, device: torch.device | None = None
+) -> dict[str, float]:
+    """Teacher-forced loss per answer token (no smoothing), perplexity and token accuracy."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    total, tokens, correct = 0.0, 0, 0
+    for batch in DataLoader(data, batch_size=batch_size, collate_fn=collate_pairs):
+        batch = tuple(t.to(device) for t in batch)
+        loss, count, right = _token_loss(model, batch, 0.0)
+        total, tokens, correct = total + loss.item() * count, tokens + count, correct + right
+    loss = total / max(tokens, 1)
+    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "accuracy": correct / tokens}
+
+
+def train_seq2seq(
+    model: Seq2Seq,
+    train_data: PairDataset,
+    val_data: PairDataset,
+    config: Seq2SeqTrainConfig,
+    checkpoint_dir: str | Path | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train in place; the model ends holding its lowest-validation-loss weights."""
+
+    def step(model: nn.Module, batch) -> tuple[torch.Tensor, int, int]:
+        return _token_loss(model, batch, config.label_smoothing, config.teacher_forcing)
+
+    def validate(model: nn.Module, device: torch.device) -> dict:
+        return {f"val_{k}": v for k, v in evaluate(model, val_data, device=device).items()}
+
+    return fit(
+        model,
+        train_data,
+        config,
+        step,
+        validate,
+        collate_pairs,
+        checkpoint_dir,
+        on_epoch,
+        monitor="val_loss",
+        higher_is_better=False,
+    )
+
+
+@torch.no_grad()
+def generate(
+    model: Seq2Seq,
+    sources: list[list[int]],
+    max_len: int,
+    beam: int = 1,
+    length_penalty: float = 1.0,
+    batch_size: int = 128,
+) -> list[list[int]]:
+    """Answer ids for each source (greedy for beam 1), in order, batched."""
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for start in range(0, len(sources), batch_size):
+        chunk = [(ids or [1], []) for ids in sources[start : start + batch_size]]  # 1 = <unk>
+        src, lengths, _, _ = collate_pairs(chunk)
+        src = src.to(device)
+        if beam == 1:
+            out += model.greedy(src, lengths, max_len)
+        else:
+            out += model.beam_search(src, lengths, max_len, beam, length_penalty)
+    return out

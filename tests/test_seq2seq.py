@@ -1,0 +1,141 @@
+"""The seq2seq model (masking, packing, decoding, overfitting) and its training loop."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from models.data import PairDataset, collate_pairs, load_pairs, save_pairs
+from models.seq2seq import Attention, Seq2Seq, Seq2SeqConfig
+from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
+
+SMALL = Seq2SeqConfig(vocab_size=20, embed_dim=16, hidden_size=32, dropout=0.0)
+
+
+def _model(attention="additive", seed=0, **kw):
+    torch.manual_seed(seed)
+    return Seq2Seq(replace(SMALL, attention=attention, **kw)).eval()
+
+
+@pytest.mark.parametrize("kind", ["dot", "general", "additive"])
+def test_attention_gives_padding_no_weight(kind):
+    torch.manual_seed(0)
+    attention = Attention(kind, 8)
+    query, keys = torch.randn(2, 3, 8), torch.randn(2, 5, 8)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    context, weights = attention(query, keys, mask)
+    assert torch.all(weights[1, :, 2:] == 0)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3))
+    garbage = keys.clone()
+    garbage[1, 2:] = 1e3  # what sits in padded positions must not matter
+    assert torch.allclose(attention(query, garbage, mask)[0], context)
+
+
+@pytest.mark.parametrize("attention", ["none", "dot", "general", "additive"])
+def test_padding_does_not_change_the_output(attention):
+    model = _model(attention)
+    short = [5, 6, 7]
+    alone = collate_pairs([(short, [8, 9])])
+    batched = collate_pairs([(short, [8, 9]), ([5, 6, 7, 8, 9, 10, 11], [8, 9, 10, 11])])
+    logits_alone = model(*alone[:3])
+    logits_batched = model(*batched[:3])
+    assert logits_batched.shape == (2, 5, 20)
+    assert torch.allclose(logits_alone[0], logits_batched[0, :3], atol=1e-5)
+
+
+def test_collate_pairs_adds_sos_and_eos():
+    src, lengths, tgt_in, tgt_out = collate_pairs([([4, 5], [6]), ([4], [6, 7, 8])])
+    assert src.tolist() == [[4, 5], [4, 0]] and lengths.tolist() == [2, 1]
+    assert tgt_in.tolist() == [[2, 6, 0, 0], [2, 6, 7, 8]]
+    assert tgt_out.tolist() == [[6, 3, 0, 0], [6, 7, 8, 3]]
+
+
+@pytest.mark.parametrize("attention", ["none", "dot", "additive"])
+def test_beam_of_one_is_greedy(attention):
+    model = _model(attention, seed=1)
+    sources = [[4, 5, 6], [7], [8, 9, 10, 11, 12], [13, 14]]
+    greedy = generate(model, sources, max_len=12)
+    assert generate(model, sources, max_len=12, beam=1) == greedy
+    src, lengths, _, _ = collate_pairs([(s, []) for s in sources])
+    assert model.beam_search(src, lengths, max_len=12, beam=1) == greedy
+
+
+def test_generation_stops_at_max_len():
+    model = _model(seed=2)
+    with torch.no_grad():
+        model.out.bias[model.config.eos_id] = -1e4  # a model that never says <eos>
+    sources = [[4, 5], [6, 7, 8]]
+    for beam in (1, 3):
+        answers = generate(model, sources, max_len=7, beam=beam)
+        assert [len(a) for a in answers] == [7, 7]
+
+
+def test_beam_search_scores_at_least_as_well_as_greedy():
+    model = _model(seed=3)
+    sources = [[4, 5, 6], [9, 10]]
+    src, lengths, _, _ = collate_pairs([(s, []) for s in sources])
+
+    def logprob(answer, i):
+        tgt = collate_pairs([(sources[i], answer)])
+        logits = model(src[i : i + 1, : lengths[i]], lengths[i : i + 1], tgt[2])
+        return logits.log_softmax(-1).gather(-1, tgt[3][..., None]).sum().item()
+
+    greedy = generate(model, sources, max_len=10)
+    beam = model.beam_search(src, lengths, max_len=10, beam=5, length_penalty=0.0)
+    for i in range(2):
+        assert logprob(beam[i], i) >= logprob(greedy[i], i) - 1e-4
+
+
+def _toy_pairs():
+    questions = [[4, 5], [6, 7, 8], [9], [10, 11], [12, 13, 14], [15], [16, 17], [18, 19, 4]]
+    answers = [[5, 6, 7], [8], [9, 10, 11, 12], [13, 4], [14, 15], [16, 17, 18, 19], [4], [19, 5]]
+    return PairDataset(questions, answers)
+
+
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_tiny_overfit_reproduces_the_training_answers(attention):
+    data = _toy_pairs()
+    model = Seq2Seq(replace(SMALL, attention=attention))
+    cfg = Seq2SeqTrainConfig(
+        epochs=150, batch_size=4, lr=1e-2, patience=1000, label_smoothing=0.0, schedule="constant"
+    )
+    train_seq2seq(model, data, data, cfg)
+    assert generate(model, data.sources, max_len=10) == data.targets
+    assert generate(model, data.sources, max_len=10, beam=3) == data.targets
+    assert evaluate(model, data)["accuracy"] == 1.0
+
+
+def test_scheduled_sampling_trains_and_resumes(tmp_path):
+    data = _toy_pairs()
+    cfg = Seq2SeqTrainConfig(epochs=3, batch_size=4, teacher_forcing=0.5, patience=10)
+
+    def run(folder, crash_at=None):
+        torch.manual_seed(7)
+        model = Seq2Seq(SMALL)
+
+        def crash(log):
+            if log["epoch"] == crash_at:
+                raise KeyboardInterrupt
+
+        result = train_seq2seq(model, data, data, cfg, tmp_path / folder, on_epoch=crash)
+        return model, result
+
+    straight, result = run("a")
+    assert result.best_score == min(h["val_loss"] for h in result.history)
+    with pytest.raises(KeyboardInterrupt):
+        run("b", crash_at=2)
+    resumed, _ = run("b")
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_pairs_round_trip_through_a_file(tmp_path):
+    data = _toy_pairs()
+    back = load_pairs(save_pairs(tmp_path / "pairs.pt", data.sources, data.targets))
+    assert back.sources == data.sources and back.targets == data.targets
+
+
+def test_empty_source_is_refused_and_generate_copes():
+    with pytest.raises(ValueError, match="empty sources"):
+        PairDataset([[]], [[4]])
+    assert len(generate(_model(), [[]], max_len=4)) == 1

@@ -1,0 +1,116 @@
+"""The seq2seq flow on a hand-written chatbot file: real Prefect, MLflow (registry), MeCab."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+CHATBOT = Path(__file__).parent / "fixtures" / "chatbot-tiny.csv"
+ODD = ["", "   ", "😀😀", "hello there", "뷁뷁뷁 쀍쀍", "헤어졌어 " * 500, "오늘 날씨 정말 좋다"]
+
+
+@pytest.fixture(scope="module")
+def result():
+    from flows.seq2seq import seq2seq_flow
+
+    overrides = {
+        "chatbot_file": str(CHATBOT),
+        "attentions": ["none", "additive"],
+        "val_fraction": 0.2,
+        "test_fraction": 0.2,
+        "model": {"embed_dim": 16, "hidden_size": 16},
+        "train": {"epochs": 2, "batch_size": 8},
+        "beam": 2,
+        "max_answer_len": 12,
+    }
+    return seq2seq_flow(profile="quick", data_mirror=None, overrides=overrides)
+
+
+def test_one_run_per_attention_with_the_named_metrics(result):
+    assert [r["attention"] for r in result["runs"]] == ["none", "additive"]
+    client = MlflowClient()
+    for summary in result["runs"]:
+        r = mlflow.get_run(summary["run_id"])
+        assert r.data.tags["korflow.stage"] == "seq2seq"
+        assert r.data.tags["korflow.attention"] == summary["attention"]
+        m = r.data.metrics
+        for name in (
+            "test_bleu",
+            "test_chrf",
+            "test_perplexity",
+            "test_bleu_greedy",
+            "test_distinct_1",
+            "test_distinct_2",
+            "val_chrf",
+            "baseline_frequent_bleu",
+            "baseline_retrieval_chrf",
+        ):
+            assert name in m, name
+        assert 0 <= m["test_chrf"] <= 100 and m["test_perplexity"] > 1
+        # 37 rows: 3 malformed; question groups split 60/20/20 and no question in two splits
+        assert m["train_pairs"] + m["val_pairs"] + m["test_pairs"] == 34
+        steps = client.get_metric_history(summary["run_id"], "epoch_val_loss")
+        assert [s.step for s in steps] == [1, 2]
+        assert r.data.params["model.attention"] == summary["attention"]
+        names = {a.path for a in client.list_artifacts(summary["run_id"])}
+        assert {"learning_curve.png", "vocab.json", "samples", "data"} <= names
+        answers = json.loads(
+            Path(mlflow.artifacts.download_artifacts(f"runs:/{summary['run_id']}/data/answers.json"))
+            .read_text(encoding="utf-8")
+        )
+        assert answers["skipped"] == {"empty_text": 2, "bad_label": 1}
+        assert answers["rows_with_repeated_answer"] == 2  # the 산책 answer, twice
+
+
+def test_samples_table_has_question_reference_and_answers(result):
+    path = mlflow.artifacts.download_artifacts(
+        f"runs:/{result['runs'][0]['run_id']}/samples/test_answers.json"
+    )
+    table = json.loads(Path(path).read_text(encoding="utf-8"))
+    assert {"question", "answer", "greedy", "beam2"} <= set(table["columns"])
+    assert len(table["data"]) > 0
+
+
+def test_registered_with_champion_on_validation_chrf(result):
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias("korflow-seq2seq", "champion")
+    champion_chrf = mlflow.get_run(champion.tags["korflow.run_id"]).data.metrics["val_chrf"]
+    best = max(mlflow.get_run(r["run_id"]).data.metrics["val_chrf"] for r in result["runs"])
+    assert champion_chrf >= best
+
+
+def test_pyfunc_answers_any_question(result):
+    model = mlflow.pyfunc.load_model(result["runs"][1]["model_uri"])
+    out = model.predict(pd.DataFrame({"question": ODD}))
+    assert list(out.columns) == ["answer"] and len(out) == len(ODD)
+    assert all(isinstance(a, str) and a for a in out["answer"])
+    assert all(len(a.split()) <= 12 for a in out["answer"])  # max_answer_len units at most
+
+
+def test_chat_cli_once_answers_from_the_champion(result):
+    out = subprocess.run(
+        [sys.executable, "-m", "korflow.cli", "chat", "--once", "오늘 너무 피곤해"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip()
+    loop = subprocess.run(
+        [sys.executable, "-m", "korflow.cli", "chat"],
+        input="배가 고파\n\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
+    assert loop.returncode == 0, loop.stderr[-2000:]
+    assert loop.stdout.strip()
