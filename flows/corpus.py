@@ -73,7 +73,8 @@ def corpus_flow(
     started = time.perf_counter()
     config = cfg.model_dump(mode="json")
     tags = {"korflow.prefect_flow_run_id": str(flow_run.get_id() or "")}
-    with tracking.stage_run("corpus", cfg.profile, config, tags=tags) as run:
+    record = tracking.flow_record("corpus", cfg, mirror_arg)
+    with tracking.stage_run("corpus", cfg.profile, config, tags=tags, flow=record) as run:
         mlflow.log_param("data_mirror", mirror_arg or "none (upstream download)")
         files = {
             split: fetch_file.submit(
@@ -159,12 +160,15 @@ def corpus_flow(
 
 
 def run_corpus(
-    profile: str, data_mirror: str | None, overrides: dict[str, Any] | None
+    profile: str,
+    data_mirror: str | None,
+    overrides: dict[str, Any] | None,
+    done: dict[str, Any] | None = None,
 ) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
-    """The corpus stage as a subflow of a later stage (served from the cache when unchanged):
-    (resolved mirror path, its result, its manifest)."""
+    """The corpus stage as a subflow of a later stage (served from the cache when unchanged),
+    or ``done``, its result from earlier in a pipeline: (mirror path, result, manifest)."""
     mirror = settings.data_mirror(data_mirror)
     mirror_arg = str(mirror) if mirror else None
-    corpus = corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=overrides)
+    corpus = done or corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=overrides)
     manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
     return mirror_arg, corpus, manifest

@@ -41,6 +41,7 @@ def _log_model_run(
     model: Shard,
     evaluation: dict,
     inputs: list,
+    mirror: str | None,
 ) -> dict[str, Any]:
     params = getattr(cfg, level)
     config = {
@@ -57,7 +58,10 @@ def _log_model_run(
         "korflow.corpus_run_id": corpus_run_id,
         "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
     }
-    with tracking.stage_run("fasttext", cfg.profile, config, seed=params.seed, tags=tags) as run:
+    record = tracking.flow_record("embed", cfg, mirror, levels=[level], units=[unit])
+    with tracking.stage_run(
+        "fasttext", cfg.profile, config, seed=params.seed, tags=tags, flow=record
+    ) as run:
         mlflow.set_tag("mlflow.runName", f"fasttext-{level}-{unit}-{cfg.profile}")
         for source in inputs:
             where = source.origin if is_url(source.origin) else source.path
@@ -92,11 +96,18 @@ def _log_model_run(
 
 @flow(name="korflow-embed", log_prints=True)
 def embed_flow(
-    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
+    profile: str = "quick",
+    data_mirror: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    upstream: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate the FastText models; returns one summary per MLflow run."""
+    """Train and evaluate the FastText models; returns one summary per MLflow run.
+    ``upstream``: {"corpus": result} from a pipeline that already ran that stage."""
     cfg = embed_config(profile, overrides)
-    mirror_arg, corpus, manifest = run_corpus(profile, data_mirror, cfg.corpus)
+    upstream = upstream or {}
+    mirror_arg, corpus, manifest = run_corpus(
+        profile, data_mirror, cfg.corpus, upstream.get("corpus")
+    )
     names = ["nsmc", "wiki"] if cfg.include_wiki else ["nsmc"]
     shards = [Shard(**s) for name in names for s in manifest["datasets"][name]["tokens"]]
     ws353, analogy = (
@@ -130,12 +141,14 @@ def embed_flow(
                 model.result(),
                 evaluation.result(),
                 [ws353.result(), analogy.result()],
+                mirror_arg,
             )
         )
         get_run_logger().info("fasttext %s/%s: %s", level, unit, runs[-1])
     return {
         "runs": runs,
         "corpus_run_id": corpus["run_id"],
+        "flow_run_id": str(flow_run.get_id() or ""),
         "tracking_uri": mlflow.get_tracking_uri(),
     }
 
@@ -147,15 +160,25 @@ def fasttext_models(
     given: dict[str, str],
     corpus_overrides: dict[str, Any],
     embed_overrides: dict[str, Any],
+    upstream: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Morpheme-unit FastText models for ``levels`` (each {"run_id", "model_path",
-    "model_sha256"}): the files in ``given`` where named, else the FastText stage as a subflow
-    (served from the cache when nothing changed)."""
+    "model_sha256"}): the files in ``given`` where named, else the runs of a pipeline's FastText
+    stage (``upstream["embed"]``), else the FastText stage as a subflow (served from the cache
+    when nothing changed)."""
+    upstream = upstream or {}
     found = {
-        level: {"run_id": f"file:{path}", "model_path": path, "model_sha256": sha256_file(path)}
-        for level, path in given.items()
-        if level in levels
+        run["level"]: run
+        for run in (upstream.get("embed") or {}).get("runs", [])
+        if run["level"] in levels and run["unit"] == "morpheme"
     }
+    for level, path in given.items():
+        if level in levels:
+            found[level] = {
+                "run_id": f"file:{path}",
+                "model_path": path,
+                "model_sha256": sha256_file(path),
+            }
     missing = [level for level in levels if level not in found]
     if missing:
         overrides = {
@@ -164,8 +187,9 @@ def fasttext_models(
             "levels": missing,
             "units": ["morpheme"],
         }
-        for run in embed_flow(profile=profile, data_mirror=data_mirror, overrides=overrides)[
-            "runs"
-        ]:
+        result = embed_flow(
+            profile=profile, data_mirror=data_mirror, overrides=overrides, upstream=upstream
+        )
+        for run in result["runs"]:
             found[run["level"]] = run
     return found

@@ -47,6 +47,7 @@ def _log_variant(
     fasttext: dict | None,
     corpus: dict,
     predictor_config: dict,
+    mirror: str | None,
 ) -> dict[str, Any]:
     config = {
         "embedding": variant,
@@ -65,8 +66,11 @@ def _log_variant(
         "korflow.fasttext_run_id": fasttext["run_id"] if fasttext else "none",
         "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
     }
+    record = tracking.flow_record(
+        "sentiment", cfg, mirror, embeddings=[variant], register_model=False
+    )
     with tracking.stage_run(
-        "sentiment", cfg.profile, config, seed=cfg.train.seed, tags=tags
+        "sentiment", cfg.profile, config, seed=cfg.train.seed, tags=tags, flow=record
     ) as run:
         mlflow.set_tag("mlflow.runName", f"sentiment-{variant}-{cfg.profile}")
         for split in ("train", "val", "test"):
@@ -128,18 +132,25 @@ def _log_variant(
 
 @flow(name="korflow-sentiment", log_prints=True)
 def sentiment_flow(
-    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
+    profile: str = "quick",
+    data_mirror: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    upstream: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train, test and register one classifier per embedding variant."""
+    """Train, test and register one classifier per embedding variant. ``upstream``: {"corpus":
+    result, "embed": result} from a pipeline that already ran those stages."""
     cfg = sentiment_config(profile, overrides)
-    mirror_arg, corpus, manifest = run_corpus(profile, data_mirror, cfg.corpus)
+    upstream = upstream or {}
+    mirror_arg, corpus, manifest = run_corpus(
+        profile, data_mirror, cfg.corpus, upstream.get("corpus")
+    )
     tokens = [Shard(**s) for s in manifest["datasets"]["nsmc"]["tokens"]]
     data = prepare_data(
         tokens, cfg.min_freq, cfg.max_vocab, cfg.max_len, cfg.val_fraction, cfg.split_seed
     )
     wanted = [v for v in cfg.embeddings if v != "random"]
     fasttext = fasttext_models(
-        profile, mirror_arg, wanted, cfg.fasttext_models, cfg.corpus, cfg.embed
+        profile, mirror_arg, wanted, cfg.fasttext_models, cfg.corpus, cfg.embed, upstream
     )
     corpus_cfg = corpus_config(profile, cfg.corpus)
     predictor_config = {
@@ -154,10 +165,13 @@ def sentiment_flow(
             embedding_matrix(data, ft["model_path"], ft["model_sha256"], variant) if ft else None
         )
         result = train_classifier(data, matrix, cfg.model, cfg.train, variant)
-        summaries.append(_log_variant(cfg, variant, data, result, ft, corpus, predictor_config))
+        summaries.append(
+            _log_variant(cfg, variant, data, result, ft, corpus, predictor_config, mirror_arg)
+        )
         get_run_logger().info("sentiment %s: %s", variant, summaries[-1])
     return {
         "runs": summaries,
         "corpus_run_id": corpus["run_id"],
+        "flow_run_id": str(flow_run.get_id() or ""),
         "tracking_uri": mlflow.get_tracking_uri(),
     }

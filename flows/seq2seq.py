@@ -37,6 +37,7 @@ def _log_run(
     result: dict,
     fasttext: dict | None,
     predictor_config: dict,
+    mirror: str | None,
 ) -> dict[str, Any]:
     attention = result["model"]["attention"]
     config = {
@@ -51,7 +52,12 @@ def _log_run(
         "korflow.fasttext_run_id": fasttext["run_id"] if fasttext else "none",
         "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
     }
-    with tracking.stage_run("seq2seq", cfg.profile, config, seed=cfg.train.seed, tags=tags) as run:
+    record = tracking.flow_record(
+        "seq2seq", cfg, mirror, attentions=[attention], register_model=False
+    )
+    with tracking.stage_run(
+        "seq2seq", cfg.profile, config, seed=cfg.train.seed, tags=tags, flow=record
+    ) as run:
         mlflow.set_tag("mlflow.runName", f"seq2seq-{attention}-{cfg.profile}")
         tracking.log_input_file(
             "chatbot", source.path, source.sha256, "training", rows=sum(data["sizes"].values())
@@ -110,9 +116,13 @@ def _log_run(
 
 @flow(name="korflow-seq2seq", log_prints=True)
 def seq2seq_flow(
-    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
+    profile: str = "quick",
+    data_mirror: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    upstream: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train, test and register one chatbot model per attention variant."""
+    """Train, test and register one chatbot model per attention variant. ``upstream``:
+    {"embed": result} from a pipeline, for FastText-initialised embeddings."""
     cfg = seq2seq_config(profile, overrides)
     mirror = settings.data_mirror(data_mirror)
     mirror_arg = str(mirror) if mirror else None
@@ -134,7 +144,13 @@ def seq2seq_flow(
     fasttext, matrix = None, None
     if cfg.embedding != "random":
         fasttext = fasttext_models(
-            profile, mirror_arg, [cfg.embedding], cfg.fasttext_models, cfg.corpus, cfg.embed
+            profile,
+            mirror_arg,
+            [cfg.embedding],
+            cfg.fasttext_models,
+            cfg.corpus,
+            cfg.embed,
+            upstream,
         )[cfg.embedding]
         matrix = embedding_matrix(
             data, fasttext["model_path"], fasttext["model_sha256"], cfg.embedding
@@ -163,11 +179,14 @@ def seq2seq_flow(
             cfg.max_answer_len,
             cfg.samples,
         )
-        summaries.append(_log_run(cfg, data, source, baselines, result, fasttext, predictor_config))
+        summaries.append(
+            _log_run(cfg, data, source, baselines, result, fasttext, predictor_config, mirror_arg)
+        )
         logger.info("seq2seq %s: %s", attention, summaries[-1])
     return {
         "runs": summaries,
         "baselines": baselines,
+        "flow_run_id": str(flow_run.get_id() or ""),
         "duplicates": data["duplicates"],
         "tracking_uri": mlflow.get_tracking_uri(),
     }

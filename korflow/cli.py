@@ -241,6 +241,137 @@ def seq2seq(
 
 
 @app.command()
+def pipeline(
+    profile: Profile = "quick",
+    data_mirror: Mirror = None,
+    task_runner: Runner = None,
+    stages: Annotated[
+        str, typer.Option(help="Comma-separated subset of corpus,embed,sentiment,seq2seq.")
+    ] = "",
+    set_: Sets = None,
+    refresh: Refresh = False,
+) -> None:
+    """The whole DAG: corpus -> FastText -> sentiment, seq2seq beside it, then a report."""
+    _prepare(refresh)
+    overrides = _overrides(set_)
+    if stages:
+        overrides["stages"] = stages.split(",")
+    result = _run_flow("pipeline", profile, data_mirror, task_runner, overrides)
+    console.print(f"\n[bold green]done[/] in {result['seconds']:.0f} s")
+    console.print(result["report"], markup=False)
+    console.print(
+        f"MLflow pipeline run [bold]{result['run_id']}[/] (tracking URI {result['tracking_uri']});"
+        f" Prefect flow run {result['flow_run_id']}"
+    )
+    console.print(
+        "UIs: `mlflow ui --backend-store-uri "
+        f"{settings.tracking_uri()}` and `prefect server start`",
+        markup=False,
+    )
+    print(result["run_id"])
+
+
+@app.command()
+def compare(
+    profile: Annotated[str | None, typer.Option(help="Only runs of this profile.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only runs started on or after this date (YYYY-MM-DD).")
+    ] = None,
+    pipeline_run: Annotated[
+        str | None, typer.Option("--pipeline", help="Only the runs of this pipeline run.")
+    ] = None,
+    stage: Annotated[list[str] | None, typer.Option(help="Only these stages (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md or html.")] = "md",
+) -> None:
+    """Key metrics across runs and variants; writes a report with plots and logs it to MLflow."""
+    _prepare(False)
+    from datetime import datetime
+
+    import mlflow
+
+    from korflow import compare as cmp
+    from korflow import tracking
+
+    if fmt not in ("md", "html"):
+        _fail(f"--format must be md or html, not {fmt!r}")
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        _fail(f"--since {since!r} is not a date (YYYY-MM-DD)")
+    runs = cmp.search(profile, start, pipeline_run, tuple(stage) if stage else tuple(cmp.STAGES))
+    if runs.empty:
+        _fail("no finished korflow runs match; run a stage or `korflow pipeline` first")
+    for name, table in cmp.tables(runs).items():
+        console.print(f"\n[bold]{name}[/]")
+        console.print(table.to_string(index=False), markup=False)
+    folder = out or settings.home() / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    report = cmp.write_report(runs, folder, fmt)
+    filters = {"profile": profile or "any", "since": since or "any", "pipeline": pipeline_run}
+    with tracking.stage_run("compare", profile or "any", filters) as run:
+        mlflow.log_artifacts(str(folder), "report")
+    console.print(f"\nreport {report}; logged to MLflow run [bold]{run.info.run_id}[/]")
+    print(report)
+
+
+@app.command()
+def reproduce(
+    run_id: Annotated[str, typer.Argument(help="An MLflow run id of a stage or pipeline run.")],
+    data_mirror: Mirror = None,
+) -> None:
+    """Re-run a past run from its logged configuration; print its metrics beside the original's
+    (exit status 1 when a non-timing metric differs)."""
+    _prepare(True)  # recompute every task: a cache hit would prove nothing
+    from korflow.reproduce import reproduce as rerun
+
+    try:
+        record, rows = rerun(run_id, str(data_mirror) if data_mirror else None)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    console.print(f"\nre-ran {record['stage']} (profile {record['profile']}) of run {run_id}")
+    print("stage\tvariant\tmetric\toriginal\treproduced\tmatch")
+    for row in rows:
+        again = "-" if row.reproduced is None else f"{row.reproduced:.6g}"
+        print(
+            f"{row.stage}\t{row.variant}\t{row.metric}\t{row.original:.6g}\t{again}\t"
+            f"{'yes' if row.matches else 'NO'}"
+        )
+    differing = [r for r in rows if not r.matches]
+    if differing:
+        console.print(f"[bold red]{len(differing)} of {len(rows)} metrics differ[/]")
+        raise typer.Exit(1)
+    console.print(f"[bold green]all {len(rows)} metrics match[/] (timings left out)")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server.")] = 4200,
+    deployment: Annotated[
+        list[str] | None, typer.Option(help="Serve only these deployments (repeatable).")
+    ] = None,
+) -> None:
+    """Serve prefect.yaml's schedules from this process (starts and stops a local Prefect
+    server itself; Ctrl-C stops both)."""
+    import os
+
+    _prepare(False)
+    from korflow import serve as serving
+
+    with serving.local_server(port) as api_url:
+        os.environ["PREFECT_API_URL"] = api_url  # before Prefect reads its settings
+        from prefect import serve as prefect_serve
+
+        try:
+            deployments = serving.build(names=deployment)
+        except ValueError as exc:
+            _fail(exc)
+        console.print(f"Prefect server {api_url.removesuffix('/api')} (UI); serving:")
+        for d in deployments:
+            console.print(f"  {d.name}: {[s.schedule for s in d.schedules]}", markup=False)
+        prefect_serve(*deployments)
+
+
+@app.command()
 def chat(
     once: Annotated[
         str | None, typer.Option("--once", help="Answer this one question and exit.")

@@ -75,3 +75,24 @@ def learning_curve_png(history: list[dict], path: str | Path, title: str) -> Pat
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def lines_png(
+    series: dict[str, list[tuple]], path: str | Path, title: str, xlabel: str = ""
+) -> Path:
+    """One line per named series of (x, y) points: metrics over runs, or learning curves."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
+    for name, points in series.items():
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o", label=name)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    if series:
+        ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

@@ -178,6 +178,35 @@ SEQ2SEQ_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+STAGES = ("corpus", "embed", "sentiment", "seq2seq")
+
+
+class PipelineConfig(BaseModel):
+    """The whole DAG: which stages run, and each stage's overrides on the same profile. The
+    corpus overrides reach every stage that reads the corpus, the FastText ones the stages that
+    start from its vectors, so all stages see one corpus and one set of vectors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "full"
+    stages: list[Literal["corpus", "embed", "sentiment", "seq2seq"]] = list(STAGES)
+    corpus: dict[str, Any] = {}
+    embed: dict[str, Any] = {}
+    sentiment: dict[str, Any] = {}
+    seq2seq: dict[str, Any] = {}
+
+    def stage_overrides(self, stage: str) -> dict[str, Any]:
+        own = dict(getattr(self, stage))
+        if stage == "corpus":
+            return own
+        if stage == "embed":
+            return {**own, "corpus": self.corpus}
+        return {**own, "corpus": self.corpus, "embed": self.embed}
+
+
+PIPELINE_PROFILES: dict[str, dict[str, Any]] = {"quick": {}, "full": {}}
+
+
 class ConfigError(ValueError):
     pass
 
@@ -258,3 +287,20 @@ def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> S
 
 def seq2seq_config(profile: str, overrides: dict[str, Any] | None = None) -> Seq2SeqStageConfig:
     return resolve(Seq2SeqStageConfig, SEQ2SEQ_PROFILES, profile, overrides)
+
+
+def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """The pipeline's config, with every stage's config validated up front (a typo in the
+    seq2seq settings fails before hours of corpus and FastText work, not after)."""
+    cfg = resolve(PipelineConfig, PIPELINE_PROFILES, profile, overrides)
+    for stage in cfg.stages:
+        STAGE_CONFIGS[stage](profile, cfg.stage_overrides(stage))
+    return cfg
+
+
+STAGE_CONFIGS = {
+    "corpus": corpus_config,
+    "embed": embed_config,
+    "sentiment": sentiment_config,
+    "seq2seq": seq2seq_config,
+}

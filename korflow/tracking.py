@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import metadata
 from typing import Any
 
@@ -112,6 +113,37 @@ def log_input_file(
         mlflow.log_metric(f"input.{name}.rows", rows)
 
 
+# The pipeline run that stage runs nest under. A context variable, not MLflow's active run:
+# stages run in Prefect worker threads, which copy the context but not MLflow's run stack.
+_PIPELINE: ContextVar[dict[str, str] | None] = ContextVar("korflow_pipeline", default=None)
+
+
+@contextmanager
+def pipeline_scope(run_id: str, flow_run_id: str, profile: str) -> Iterator[None]:
+    token = _PIPELINE.set(
+        {
+            "korflow.pipeline_run_id": run_id,
+            "korflow.pipeline_flow_run_id": flow_run_id,
+            "korflow.pipeline_profile": profile,
+        }
+    )
+    try:
+        yield
+    finally:
+        _PIPELINE.reset(token)
+
+
+def flow_record(stage: str, cfg: Any, data_mirror: str | None, **narrow: Any) -> dict[str, Any]:
+    """What ``korflow reproduce`` needs to re-run a stage run: the flow, the profile, the full
+    resolved config (a pydantic model) narrowed to this run (e.g. one embedding variant)."""
+    return {
+        "stage": stage,
+        "profile": cfg.profile,
+        "data_mirror": data_mirror,
+        "overrides": {**cfg.model_dump(mode="json"), **narrow},
+    }
+
+
 @contextmanager
 def stage_run(
     stage: str,
@@ -119,23 +151,37 @@ def stage_run(
     config: Mapping[str, Any],
     seed: int | None = None,
     tags: Mapping[str, str] | None = None,
+    flow: Mapping[str, Any] | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run for one stage, with the korflow tags and the reproducibility record."""
+    """An MLflow run for one stage, with the korflow tags and the reproducibility record.
+
+    ``flow`` is what re-runs it: the stage's flow and its full resolved config, logged as
+    ``config/flow.json`` for ``korflow reproduce``. Inside a pipeline the run nests under the
+    pipeline's run and carries its ids."""
     experiment_id = setup()
     version = code_version()
+    pipeline = _PIPELINE.get()
     run_tags = {
         "korflow.stage": stage,
         "korflow.profile": profile,
         "korflow.git_commit": version["git_commit"],
         "korflow.git_dirty": version["git_dirty"],
+        **(pipeline or {}),
         **(tags or {}),
     }
+    active = mlflow.active_run()
+    parent = active.info.run_id if active else None
+    if pipeline and parent is None:
+        parent = pipeline["korflow.pipeline_run_id"]
     with mlflow.start_run(
         experiment_id=experiment_id,
         run_name=f"{stage}-{profile}",
         tags=run_tags,
-        nested=mlflow.active_run() is not None,
+        nested=active is not None,
+        parent_run_id=parent if active is None else None,
     ) as run:
+        if flow is not None:
+            mlflow.log_dict(dict(flow), "config/flow.json")
         params = flatten(config)
         if seed is not None:
             params["seed"] = seed

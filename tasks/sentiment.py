@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -138,6 +139,8 @@ def train_classifier(
         checkpoint_dir=run_dir / "checkpoints",
         on_epoch=report,
     )
+    # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     probs, labels, test_loss = predict(model, test_set)
     preds = probs.argmax(-1).numpy()
     precision, recall, f1, _ = precision_recall_fscore_support(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -198,6 +199,8 @@ def train_chat_model(
     result = train_seq2seq(
         model, sets["train"], sets["val"], train_cfg, run_dir / "checkpoints", report
     )
+    # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     model.cpu()
 
     def answers(split: str, beam_size: int) -> list[str]:

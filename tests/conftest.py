@@ -67,6 +67,26 @@ def inputs(tmp_path_factory) -> Path:
     return root
 
 
+def states(flow_run_id: str) -> dict[str, set[str]]:
+    """Task name -> the state names its runs ended in, for one flow run (Cached, Completed)."""
+    from collections import defaultdict
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    out = defaultdict(set)
+    for task_run in runs:
+        out[task_run.name.rsplit("-", 1)[0]].add(task_run.state.name)
+    return dict(out)
+
+
 def nested(base: dict, **extra) -> dict:
     """``nested(d, clean__keep_digits=True)`` sets d["clean"]["keep_digits"]."""
     for key, value in extra.items():

@@ -2,19 +2,15 @@
 
 import json
 import os
-from collections import defaultdict
 from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.sorting import TaskRunSort
 
 from korean.errors import CorpusFormatError
 from korflow.runners import task_runner
-from tests.conftest import FIXTURES, corpus_overrides
+from tests.conftest import FIXTURES, corpus_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -24,19 +20,6 @@ def run(inputs, runner="thread", **extra):
 
     flow = corpus_flow.with_options(task_runner=task_runner(runner))
     return flow(profile="quick", data_mirror=None, overrides=corpus_overrides(inputs, **extra))
-
-
-def states(flow_run_id: str) -> dict[str, set[str]]:
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-            limit=200,
-        )
-    out = defaultdict(set)
-    for task_run in runs:
-        out[task_run.name.rsplit("-", 1)[0]].add(task_run.state.name)
-    return dict(out)
 
 
 @pytest.fixture(scope="module")

@@ -62,8 +62,9 @@ def test_one_run_per_attention_with_the_named_metrics(result):
         names = {a.path for a in client.list_artifacts(summary["run_id"])}
         assert {"learning_curve.png", "vocab.json", "samples", "data"} <= names
         answers = json.loads(
-            Path(mlflow.artifacts.download_artifacts(f"runs:/{summary['run_id']}/data/answers.json"))
-            .read_text(encoding="utf-8")
+            Path(
+                mlflow.artifacts.download_artifacts(f"runs:/{summary['run_id']}/data/answers.json")
+            ).read_text(encoding="utf-8")
         )
         assert answers["skipped"] == {"empty_text": 2, "bad_label": 1}
         assert answers["rows_with_repeated_answer"] == 2  # the 산책 answer, twice

@@ -1,0 +1,105 @@
+"""Seq2seq benchmark: the full-profile chatbot for each attention variant, greedy and beam
+search, next to the most-frequent-answer and retrieval baselines, on the same test split.
+
+    KORFLOW_HOME=... KORFLOW_DATA_MIRROR=... python benchmarks/seq2seq.py run additive
+    KORFLOW_HOME=... KORFLOW_DATA_MIRROR=... python benchmarks/seq2seq.py all [--attentions ...]
+
+Each variant trains in a fresh process (its own peak RSS); ``--set KEY=VALUE`` overrides the
+profile as on the command line (e.g. ``--set train.epochs=10``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def run(attention: str, sets: list[str]) -> dict:
+    from korflow import settings
+
+    settings.configure()
+    os.environ.setdefault("KORFLOW_PROGRESS", "0")
+    import mlflow
+
+    from flows.seq2seq import seq2seq_flow
+    from korflow.profiles import parse_overrides
+
+    overrides = {**parse_overrides(sets), "attentions": [attention], "register_model": False}
+    start = time.perf_counter()
+    result = seq2seq_flow(
+        profile="full", data_mirror=os.environ["KORFLOW_DATA_MIRROR"], overrides=overrides
+    )
+    summary = result["runs"][0]
+    m = mlflow.get_run(summary["run_id"]).data.metrics
+    return {
+        "attention": attention,
+        **{k: m[k] for k in sorted(m) if k.startswith(("test_", "baseline_", "val_"))},
+        "best_epoch": m["best_epoch"],
+        "epoch_seconds": round(m["epoch_seconds"], 1),
+        "wall_s": round(time.perf_counter() - start),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "duplicates": {k: v for k, v in result["duplicates"].items() if k != "top_answers"},
+        "run_id": summary["run_id"],
+    }
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| model | decoding | BLEU | chrF | distinct-1 | distinct-2 | test perplexity "
+        "| s / epoch | best epoch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    first = rows[0]
+    for name in ("frequent", "retrieval"):
+        lines.append(
+            f"| baseline: {name} | - | {first[f'baseline_{name}_bleu']:.2f} | "
+            f"{first[f'baseline_{name}_chrf']:.2f} | {first[f'baseline_{name}_distinct_1']:.3f} | "
+            f"{first[f'baseline_{name}_distinct_2']:.3f} | - | - | - |"
+        )
+    for r in rows:
+        for decoding, suffix in (("greedy", "_greedy"), ("beam 5", "")):
+            lines.append(
+                f"| LSTM, attention {r['attention']} | {decoding} | {r[f'test_bleu{suffix}']:.2f} | "
+                f"{r[f'test_chrf{suffix}']:.2f} | {r[f'test_distinct_1{suffix}']:.3f} | "
+                f"{r[f'test_distinct_2{suffix}']:.3f} | {r['test_perplexity']:.1f} | "
+                f"{r['epoch_seconds']} | {r['best_epoch']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("what", choices=["run", "all"])
+    parser.add_argument("attention", nargs="?")
+    parser.add_argument("--attentions", nargs="+", default=["none", "dot", "additive"])
+    parser.add_argument("--set", dest="sets", action="append", default=[])
+    a = parser.parse_args()
+    if a.what == "run":
+        print(json.dumps(run(a.attention, a.sets), ensure_ascii=False))
+        return
+    rows = []
+    for attention in a.attentions:
+        sets = [x for s in a.sets for x in ("--set", s)]
+        cmd = [sys.executable, __file__, "run", attention, *sets]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode:
+            print(out.stderr[-3000:], file=sys.stderr)
+            continue
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+    if rows:
+        print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

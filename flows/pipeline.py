@@ -1,0 +1,142 @@
+"""The whole DAG as one flow:
+
+    corpus (NSMC + Wikipedia ingestion, concurrently; clean; tokenize)
+      -> FastText (syllable and jamo, concurrently)
+        -> sentiment (random, syllable, jamo)
+    seq2seq (its own data: runs beside the branch above)
+      -> comparison report
+
+Each stage is its own flow, run as a child flow inside a task so that independent branches run
+concurrently. One MLflow parent run (``korflow.stage=pipeline``) holds a nested run per stage
+run, all tagged with the pipeline's run id, Prefect flow-run id and profile. A failed branch
+fails the pipeline clearly after the other branch has finished and the report is written with
+what did finish; a re-run is served from the cached stages.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import mlflow
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
+
+from flows.corpus import corpus_flow
+from flows.embed import embed_flow
+from flows.sentiment import sentiment_flow
+from flows.seq2seq import seq2seq_flow
+from korflow import compare, settings, tracking
+from korflow.profiles import pipeline_config
+
+FLOWS = {
+    "corpus": corpus_flow,
+    "embed": embed_flow,
+    "sentiment": sentiment_flow,
+    "seq2seq": seq2seq_flow,
+}
+
+
+class PipelineFailed(RuntimeError):
+    pass
+
+
+@task(cache_policy=NO_CACHE, task_run_name="{stage}")
+def run_stage(
+    stage: str,
+    profile: str,
+    data_mirror: str | None,
+    overrides: dict[str, Any],
+    upstream: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One stage's flow as a child flow run (its tasks are cached, so a re-run is cheap)."""
+    started = time.perf_counter()
+    kwargs = {"upstream": upstream} if stage != "corpus" else {}
+    result = FLOWS[stage](profile=profile, data_mirror=data_mirror, overrides=overrides, **kwargs)
+    return {**result, "stage_seconds": time.perf_counter() - started}
+
+
+@flow(name="korflow-pipeline", log_prints=True)
+def pipeline_flow(
+    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the stages as a DAG; returns each stage's result and the report's location."""
+    cfg = pipeline_config(profile, overrides)
+    mirror = settings.data_mirror(data_mirror)
+    mirror_arg = str(mirror) if mirror else None
+    logger = get_run_logger()
+    flow_run_id = str(flow_run.get_id() or "")
+    started = time.perf_counter()
+    record = tracking.flow_record("pipeline", cfg, mirror_arg)
+    config = cfg.model_dump(mode="json")
+    tags = {"korflow.prefect_flow_run_id": flow_run_id}
+    with tracking.stage_run("pipeline", profile, config, tags=tags, flow=record) as parent:
+        run_id = parent.info.run_id
+        mlflow.set_tag("korflow.pipeline_run_id", run_id)
+        logger.info("pipeline MLflow run %s (%s)", run_id, mlflow.get_tracking_uri())
+        with tracking.pipeline_scope(run_id, flow_run_id, profile):
+            futures = _submit(cfg, profile, mirror_arg)
+            results, failed = {}, {}
+            for stage, future in futures.items():
+                future.wait()
+                state = future.state
+                if state.is_completed():
+                    results[stage] = future.result()
+                else:
+                    failed[stage] = state.message or state.name
+        elapsed = time.perf_counter() - started
+        mlflow.log_metrics(
+            {
+                "duration_s": elapsed,
+                **{f"{s}_seconds": r["stage_seconds"] for s, r in results.items()},
+            }
+        )
+        report = compare.pipeline_report(run_id, results, failed, elapsed)
+        mlflow.log_text(report, "report/pipeline.md")
+        create_markdown_artifact(
+            report, key=f"korflow-pipeline-{profile}", description="korflow pipeline summary"
+        )
+        if failed:
+            mlflow.set_tag("korflow.failed_stages", ",".join(failed))
+            raise PipelineFailed(
+                f"pipeline {run_id}: stage(s) {', '.join(failed)} failed "
+                f"({'; '.join(f'{k}: {v}' for k, v in failed.items())}); finished and kept: "
+                f"{', '.join(results) or 'none'}. Re-run to resume from the cached stages."
+            )
+    logger.info("pipeline done in %.0f s; MLflow run %s", elapsed, run_id)
+    return {
+        "run_id": run_id,
+        "flow_run_id": flow_run_id,
+        "stages": results,
+        "seconds": elapsed,
+        "report": report,
+        "tracking_uri": mlflow.get_tracking_uri(),
+    }
+
+
+def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
+    """Submit the stages with their dependencies; Prefect runs what is ready concurrently."""
+    futures: dict[str, PrefectFuture] = {}
+    wanted = set(cfg.stages)
+
+    def submit(stage: str, upstream: dict[str, PrefectFuture]) -> None:
+        if stage in wanted:
+            futures[stage] = run_stage.submit(
+                stage, profile, mirror, cfg.stage_overrides(stage), upstream or None
+            )
+
+    # seq2seq needs only its own data (unless it starts from FastText vectors): submit first.
+    seq2seq_needs_vectors = cfg.seq2seq.get("embedding", "random") != "random"
+    if not seq2seq_needs_vectors:
+        submit("seq2seq", {})
+    submit("corpus", {})
+    corpus = {"corpus": futures["corpus"]} if "corpus" in futures else {}
+    submit("embed", corpus)
+    embed = {"embed": futures["embed"]} if "embed" in futures else {}
+    submit("sentiment", {**corpus, **embed})
+    if seq2seq_needs_vectors:
+        submit("seq2seq", embed)
+    return futures

@@ -1,0 +1,184 @@
+"""Compare runs across pipeline runs and variants, from ``mlflow.search_runs``: key metrics per
+stage and variant, filterable by profile, date and pipeline run; a Markdown or HTML report
+with plots (each key metric over runs, learning curves side by side)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from korflow import plots, tracking
+
+# Per stage: the tags that name a variant, and the metrics users compare.
+STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "pipeline": ((), ("duration_s",)),
+    "corpus": ((), ("duration_s", "nsmc.tokens", "wiki.tokens")),
+    "fasttext": (
+        ("korflow.level", "korflow.unit"),
+        (
+            "ws353_spearman",
+            "analogy_semantic_accuracy",
+            "analogy_syntactic_accuracy",
+            "train_seconds",
+        ),
+    ),
+    "sentiment": (
+        ("korflow.embedding",),
+        ("test_accuracy", "test_f1", "val_accuracy", "epoch_seconds"),
+    ),
+    "seq2seq": (
+        ("korflow.attention",),
+        (
+            "test_bleu",
+            "test_chrf",
+            "test_perplexity",
+            "test_bleu_greedy",
+            "test_chrf_greedy",
+            "baseline_retrieval_chrf",
+            "epoch_seconds",
+        ),
+    ),
+}
+CURVES = {"sentiment": "epoch_val_accuracy", "seq2seq": "epoch_val_loss"}
+
+
+def search(
+    profile: str | None = None,
+    since: datetime | None = None,
+    pipeline_run_id: str | None = None,
+    stages: tuple[str, ...] = tuple(STAGES),
+) -> pd.DataFrame:
+    """Finished korflow runs, oldest first, with ``stage``, ``variant`` and ``seconds`` added."""
+    tracking.setup()
+    filters = ["attributes.status = 'FINISHED'"]
+    if profile:
+        filters.append(f"tags.`korflow.profile` = '{profile}'")
+    if since:
+        filters.append(f"attributes.start_time >= {int(since.timestamp() * 1000)}")
+    if pipeline_run_id:
+        filters.append(f"tags.`korflow.pipeline_run_id` = '{pipeline_run_id}'")
+    runs = mlflow.search_runs(
+        experiment_names=[tracking.EXPERIMENT],
+        filter_string=" and ".join(filters),
+        order_by=["attributes.start_time ASC"],
+        max_results=5000,
+    )
+    if runs.empty:
+        return runs
+    runs = runs[runs["tags.korflow.stage"].isin(stages)].copy()
+    runs["stage"] = runs["tags.korflow.stage"]
+    runs["variant"] = [_variant(row) for _, row in runs.iterrows()]
+    runs["seconds"] = (runs["end_time"] - runs["start_time"]).dt.total_seconds()
+    return runs
+
+
+def _variant(row: pd.Series) -> str:
+    tags, _ = STAGES[row["stage"]]
+    return "/".join(str(row.get(f"tags.{t}") or "-") for t in tags) or "-"
+
+
+def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One table per stage: a row per run, its variant, profile and key metrics."""
+    out = {}
+    for stage, (_, metrics) in STAGES.items():
+        part = runs[runs["stage"] == stage] if not runs.empty else runs
+        if part.empty:
+            continue
+        table = pd.DataFrame(
+            {
+                "run": part["run_id"].str[:8],
+                "started": part["start_time"].dt.strftime("%Y-%m-%d %H:%M"),
+                "profile": part["tags.korflow.profile"],
+                "pipeline": part.get("tags.korflow.pipeline_run_id", pd.Series(dtype=str))
+                .fillna("")
+                .str[:8],
+                "variant": part["variant"],
+            }
+        )
+        for metric in metrics:
+            column = f"metrics.{metric}"
+            if column in part:
+                table[metric] = part[column].round(4)
+        table["seconds"] = part["seconds"].round(1)
+        out[stage] = table.reset_index(drop=True)
+    return out
+
+
+def write_report(
+    runs: pd.DataFrame, folder: str | Path, fmt: str = "md", title: str = "korflow runs"
+) -> Path:
+    """The tables and the plots in ``folder``; returns the report file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    images = _plots(runs, folder)
+    parts = tables(runs)
+    if fmt == "html":
+        body = [f"<h1>{html.escape(title)}</h1>"]
+        for stage, table in parts.items():
+            body += [f"<h2>{stage}</h2>", table.to_html(index=False)]
+        body += [f'<h2>{html.escape(name)}</h2><img src="{name}">' for name in images]
+        path = folder / "report.html"
+        path.write_text(
+            '<html><head><meta charset="utf-8"></head><body>' + "\n".join(body) + "</body></html>",
+            encoding="utf-8",
+        )
+        return path
+    lines = [f"# {title}", ""]
+    for stage, table in parts.items():
+        lines += [f"## {stage}", "", table.to_markdown(index=False), ""]
+    lines += [f"![{name}]({name})" for name in images]
+    path = folder / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _plots(runs: pd.DataFrame, folder: Path) -> list[str]:
+    names = []
+    for stage, (_, metrics) in STAGES.items():
+        part = runs[runs["stage"] == stage] if not runs.empty else runs
+        if len(part) < 1 or stage in ("pipeline", "corpus"):
+            continue
+        series = {}
+        for variant, group in part.groupby("variant"):
+            for metric in metrics[:2]:
+                if f"metrics.{metric}" in group:
+                    points = zip(group["start_time"], group[f"metrics.{metric}"], strict=True)
+                    series[f"{variant} {metric}"] = list(points)
+        name = f"{stage}_over_runs.png"
+        plots.lines_png(series, folder / name, f"{stage}: key metrics over runs", "run start")
+        names.append(name)
+    client = MlflowClient()
+    for stage, metric in CURVES.items():
+        part = runs[runs["stage"] == stage] if not runs.empty else runs
+        if part.empty:
+            continue
+        latest = part.groupby("variant").tail(1)  # the newest run of each variant
+        curves = {
+            row["variant"]: [
+                (m.step, m.value) for m in client.get_metric_history(row["run_id"], metric)
+            ]
+            for _, row in latest.iterrows()
+        }
+        name = f"{stage}_learning_curves.png"
+        plots.lines_png(curves, folder / name, f"{stage}: {metric}", "epoch")
+        names.append(name)
+    return names
+
+
+def pipeline_report(run_id: str, results: dict, failed: dict, seconds: float) -> str:
+    """The Markdown summary a pipeline run logs to MLflow and shows as a Prefect artifact."""
+    lines = [f"# korflow pipeline {run_id}", "", f"Wall time: {seconds:.0f} s", ""]
+    lines += ["| stage | status | seconds |", "|---|---|---:|"]
+    for stage, result in results.items():
+        lines.append(f"| {stage} | done | {result['stage_seconds']:.0f} |")
+    for stage, why in failed.items():
+        lines.append(f"| {stage} | **failed**: {why} | - |")
+    lines.append("")
+    for stage, table in tables(search(pipeline_run_id=run_id)).items():
+        lines += [f"## {stage}", "", table.to_markdown(index=False), ""]
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Re-run a past stage or pipeline run from the configuration it logged (``config/flow.json``)
+and set its metrics beside the original's.
+
+The re-run recomputes every task (Prefect's cache is refreshed, so nothing is copied from the
+first run); on CPU with the logged seeds the metrics match exactly, except timings.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+
+import mlflow
+from mlflow import MlflowClient
+
+from korflow import compare, settings, tracking
+
+# Metrics that measure the machine, not the model: they differ between runs by nature.
+TIMING = ("seconds", "duration", "per_s", "peak_", "_s")
+
+
+@dataclass
+class Row:
+    stage: str
+    variant: str
+    metric: str
+    original: float
+    reproduced: float | None
+
+    @property
+    def matches(self) -> bool:
+        return self.reproduced is not None and (
+            self.original == self.reproduced
+            or (math.isnan(self.original) and math.isnan(self.reproduced))
+        )
+
+
+def is_timing(metric: str) -> bool:
+    return any(part in metric for part in TIMING[:-1]) or metric.endswith(TIMING[-1])
+
+
+def flow_of(stage: str):
+    return getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
+
+
+def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[Row]]:
+    """Re-run ``run_id``'s flow with its logged config; returns (record, metric rows)."""
+    tracking.setup()
+    original = mlflow.get_run(run_id)
+    try:
+        record = mlflow.artifacts.load_dict(f"runs:/{run_id}/config/flow.json")
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing file
+        raise ValueError(
+            f"run {run_id} has no config/flow.json (logged by korflow runs since the pipeline "
+            f"release), so it cannot be re-run: {exc}"
+        ) from None
+    mirror = data_mirror or record.get("data_mirror")
+    mirror = str(settings.data_mirror(mirror)) if mirror else None
+    result = flow_of(record["stage"])(
+        profile=record["profile"], data_mirror=mirror, overrides=record["overrides"]
+    )
+    new_ids = _run_ids(result)
+    return record, _compare(original, [mlflow.get_run(i) for i in new_ids])
+
+
+def _run_ids(result: dict) -> list[str]:
+    if "runs" in result:
+        return [r["run_id"] for r in result["runs"]]
+    return [result["run_id"]]
+
+
+def _key(run) -> tuple[str, str]:
+    stage = run.data.tags["korflow.stage"]
+    tags, _ = compare.STAGES.get(stage, ((), ()))
+    return stage, "/".join(run.data.tags.get(t, "-") for t in tags) or "-"
+
+
+def _children(run) -> list:
+    """A pipeline run's stage runs; a stage run itself."""
+    if run.data.tags.get("korflow.stage") != "pipeline":
+        return [run]
+    found = MlflowClient().search_runs(
+        [run.info.experiment_id],
+        f"tags.`korflow.pipeline_run_id` = '{run.info.run_id}'",
+        max_results=1000,
+    )
+    return [r for r in found if r.info.run_id != run.info.run_id]
+
+
+def _compare(original, reproduced: list) -> list[Row]:
+    if original.data.tags.get("korflow.stage") == "pipeline":
+        pipeline = [r for r in reproduced if r.data.tags.get("korflow.stage") == "pipeline"]
+        reproduced = [c for p in pipeline for c in _children(p)]
+    new = {_key(r): r for r in reproduced}
+    rows = []
+    for run in _children(original):
+        key = _key(run)
+        twin = new.get(key)
+        for metric, value in sorted(run.data.metrics.items()):
+            if is_timing(metric):
+                continue
+            again = twin.data.metrics.get(metric) if twin else None
+            rows.append(Row(key[0], key[1], metric, value, again))
+    return rows

@@ -1,0 +1,192 @@
+"""The whole DAG on the small inputs: nesting and tags in MLflow, the cache on a second run, a
+failed branch, comparison reports and exact reproduction (real Prefect, MLflow, MeCab)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from korflow.profiles import ConfigError, pipeline_config
+from tests.conftest import FIXTURES, corpus_overrides, states
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+TINY_FT = {"vector_size": 16, "min_count": 1, "epochs": 2, "bucket": 5000, "workers": 1}
+
+
+def overrides(inputs, **stages):
+    base = {
+        "corpus": corpus_overrides(inputs),
+        "embed": {
+            "syllable": dict(TINY_FT),
+            "jamo": dict(TINY_FT),
+            "projection_words": 10,
+            "eval_files": {
+                "ws353": str(inputs / "ws353-tiny.csv"),
+                "analogy": str(inputs / "analogy-tiny.txt"),
+            },
+        },
+        "sentiment": {
+            "model": {"embed_dim": 16, "hidden_size": 8},
+            "train": {"epochs": 2, "batch_size": 4},
+            "min_freq": 1,
+            "val_fraction": 0.2,
+        },
+        "seq2seq": {
+            "chatbot_file": str(FIXTURES / "chatbot-tiny.csv"),
+            "attentions": ["dot"],
+            "val_fraction": 0.2,
+            "test_fraction": 0.2,
+            "model": {"embed_dim": 16, "hidden_size": 16},
+            "train": {"epochs": 2, "batch_size": 8},
+            "beam": 2,
+        },
+    }
+    return {**base, **stages}
+
+
+def run(inputs, **stages):
+    from flows.pipeline import pipeline_flow
+
+    return pipeline_flow(profile="quick", data_mirror=None, overrides=overrides(inputs, **stages))
+
+
+@pytest.fixture(scope="module")
+def first(inputs):
+    return run(inputs)
+
+
+def children(parent_id: str) -> list:
+    found = mlflow.search_runs(
+        experiment_names=["korflow"],
+        filter_string=f"tags.`korflow.pipeline_run_id` = '{parent_id}'",
+        output_format="list",
+    )
+    return [r for r in found if r.info.run_id != parent_id]
+
+
+def test_one_parent_run_with_a_nested_run_per_stage(first):
+    parent = mlflow.get_run(first["run_id"])
+    assert parent.data.tags["korflow.stage"] == "pipeline"
+    assert parent.data.tags["korflow.prefect_flow_run_id"] == first["flow_run_id"]
+    runs = children(first["run_id"])
+    stages = sorted(r.data.tags["korflow.stage"] for r in runs)
+    # one corpus run (later stages reuse it), two FastText levels, three embeddings, one seq2seq
+    assert stages == ["corpus"] + ["fasttext"] * 2 + ["sentiment"] * 3 + ["seq2seq"]
+    for r in runs:
+        tags = r.data.tags
+        assert tags["mlflow.parentRunId"] == first["run_id"]
+        assert tags["korflow.pipeline_flow_run_id"] == first["flow_run_id"]
+        assert tags["korflow.profile"] == "quick" and tags["korflow.pipeline_profile"] == "quick"
+        assert tags["korflow.prefect_flow_run_id"] not in ("", first["flow_run_id"])
+    sentiment = [r for r in runs if r.data.tags["korflow.stage"] == "sentiment"]
+    fasttext = {r.info.run_id for r in runs if r.data.tags["korflow.stage"] == "fasttext"}
+    assert {r.data.tags["korflow.fasttext_run_id"] for r in sentiment} - {"none"} == fasttext
+    metrics = parent.data.metrics
+    assert metrics["duration_s"] > 0 and {"corpus_seconds", "seq2seq_seconds"} <= set(metrics)
+
+
+def test_report_in_mlflow_and_prefect(first):
+    text = mlflow.artifacts.load_text(f"runs:/{first['run_id']}/report/pipeline.md")
+    for heading in ("## fasttext", "## sentiment", "## seq2seq", "test_accuracy", "test_chrf"):
+        assert heading in text
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:  # the Prefect UI's copy of the summary
+        response = client.request(
+            "POST",
+            "/artifacts/filter",
+            json={
+                "artifacts": {"key": {"any_": ["korflow-pipeline-quick"]}},
+                "offset": 0,
+                "limit": 50,
+                "sort": "CREATED_DESC",
+            },
+        )
+    found = response.json()
+    assert found and found[0]["type"] == "markdown" and "## sentiment" in found[0]["data"]
+
+
+def test_second_unchanged_run_is_served_from_the_cache(first, inputs):
+    again = run(inputs)
+    expected = {
+        "corpus": ("ingest_nsmc", "clean_shard", "tokenize_shard"),
+        "embed": ("export_corpus", "train_model", "evaluate_model"),
+        "sentiment": ("prepare_data", "train_classifier"),
+        "seq2seq": ("prepare_pairs", "run_baselines", "train_chat_model"),
+    }
+    for stage, tasks in expected.items():
+        s = states(again["stages"][stage]["flow_run_id"])
+        for name in tasks:
+            assert s[name] == {"Cached"}, (stage, name, s)
+    for old, new in zip(
+        first["stages"]["sentiment"]["runs"], again["stages"]["sentiment"]["runs"], strict=True
+    ):
+        assert old["test_accuracy"] == new["test_accuracy"]
+
+
+def test_failed_branch_fails_the_pipeline_and_keeps_the_finished_stages(inputs, tmp_path):
+    from flows.pipeline import PipelineFailed
+
+    broken = tmp_path / "chatbot.csv"
+    broken.write_text("질문,답\n안녕,반가워\n", encoding="utf-8")
+    bad = overrides(inputs)["seq2seq"] | {"chatbot_file": str(broken)}
+    with pytest.raises(PipelineFailed, match="seq2seq") as error:
+        run(inputs, stages=["corpus", "seq2seq"], seq2seq=bad)
+    assert "finished and kept: corpus" in str(error.value)
+    parent = mlflow.search_runs(
+        experiment_names=["korflow"],
+        filter_string="tags.`korflow.failed_stages` = 'seq2seq'",
+        output_format="list",
+    )[0]
+    assert parent.info.status == "FAILED"
+    assert [r.data.tags["korflow.stage"] for r in children(parent.info.run_id)] == ["corpus"]
+
+
+def test_bad_stage_config_fails_before_any_stage_runs():
+    with pytest.raises(ConfigError, match=r"(?s)Seq2SeqStageConfig.*beam"):
+        pipeline_config("quick", {"seq2seq": {"beam": 0}})
+    with pytest.raises(ConfigError, match="stages"):
+        pipeline_config("quick", {"stages": ["corpus", "translate"]})
+
+
+def _cli(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "korflow.cli", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=timeout,
+    )
+
+
+def test_compare_writes_tables_and_plots(first, tmp_path):
+    out = _cli("compare", "--profile", "quick", "--out", str(tmp_path / "md"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = Path(out.stdout.strip().splitlines()[-1])
+    text = report.read_text(encoding="utf-8")
+    for part in ("## sentiment", "## seq2seq", "## fasttext", "sentiment_learning_curves.png"):
+        assert part in text
+    assert first["run_id"][:8] in text
+    assert (tmp_path / "md" / "sentiment_over_runs.png").stat().st_size > 1000
+    html = _cli(
+        "compare", "--pipeline", first["run_id"], "--format", "html", "--out", str(tmp_path)
+    )
+    assert html.returncode == 0, html.stderr[-2000:]
+    assert "<table" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    none = _cli("compare", "--since", "2999-01-01")
+    assert none.returncode == 1 and "no finished korflow runs" in none.stderr
+
+
+def test_reproduce_a_stage_run_matches_exactly(first):
+    sentiment = next(r for r in first["stages"]["sentiment"]["runs"] if r["embedding"] == "jamo")
+    out = _cli("reproduce", sentiment["run_id"])
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    rows = [line.split("\t") for line in out.stdout.strip().splitlines()[1:]]
+    metrics = {r[2] for r in rows}
+    assert {"test_accuracy", "val_accuracy", "test_loss"} <= metrics
+    assert all(r[5] == "yes" for r in rows)
+    assert not any("seconds" in m for m in metrics)
