@@ -67,8 +67,9 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         for decoding, suffix in (("greedy", "_greedy"), ("beam 5", "")):
             lines.append(
-                f"| LSTM, attention {r['attention']} | {decoding} | {r[f'test_bleu{suffix}']:.2f} | "
-                f"{r[f'test_chrf{suffix}']:.2f} | {r[f'test_distinct_1{suffix}']:.3f} | "
+                f"| LSTM, attention {r['attention']} | {decoding} | "
+                f"{r[f'test_bleu{suffix}']:.2f} | {r[f'test_chrf{suffix}']:.2f} | "
+                f"{r[f'test_distinct_1{suffix}']:.3f} | "
                 f"{r[f'test_distinct_2{suffix}']:.3f} | {r['test_perplexity']:.1f} | "
                 f"{r['epoch_seconds']} | {r['best_epoch']:.0f} |"
             )

@@ -31,6 +31,7 @@ from flows.sentiment import sentiment_flow
 from flows.seq2seq import seq2seq_flow
 from korflow import compare, settings, tracking
 from korflow.profiles import pipeline_config
+from korflow.runners import task_runner
 
 FLOWS = {
     "corpus": corpus_flow,
@@ -51,11 +52,14 @@ def run_stage(
     data_mirror: str | None,
     overrides: dict[str, Any],
     upstream: dict[str, Any] | None = None,
+    runner: str | None = None,
 ) -> dict[str, Any]:
-    """One stage's flow as a child flow run (its tasks are cached, so a re-run is cheap)."""
+    """One stage's flow as a child flow run (its tasks are cached, so a re-run is cheap), its
+    tasks on the chosen task runner (e.g. the clean/tokenize map on a Dask cluster)."""
     started = time.perf_counter()
     kwargs = {"upstream": upstream} if stage != "corpus" else {}
-    result = FLOWS[stage](profile=profile, data_mirror=data_mirror, overrides=overrides, **kwargs)
+    stage_flow = FLOWS[stage].with_options(task_runner=task_runner(runner))
+    result = stage_flow(profile=profile, data_mirror=data_mirror, overrides=overrides, **kwargs)
     return {**result, "stage_seconds": time.perf_counter() - started}
 
 
@@ -125,7 +129,12 @@ def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
     def submit(stage: str, upstream: dict[str, PrefectFuture]) -> None:
         if stage in wanted:
             futures[stage] = run_stage.submit(
-                stage, profile, mirror, cfg.stage_overrides(stage), upstream or None
+                stage,
+                profile,
+                mirror,
+                cfg.stage_overrides(stage),
+                upstream or None,
+                cfg.task_runner,
             )
 
     # seq2seq needs only its own data (unless it starts from FastText vectors): submit first.

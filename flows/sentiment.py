@@ -124,9 +124,9 @@ def _log_variant(
             **result["metrics"],
         }
         if cfg.register_model:
-            reg = registry.register(info.model_uri, MODEL_NAME, run.info.run_id, "val_accuracy")
-            mlflow.set_tag("korflow.registered_version", reg.version)
-            summary.update(version=reg.version, champion=reg.promoted)
+            summary.update(
+                registry.register_run(info.model_uri, MODEL_NAME, run.info.run_id, "val_accuracy")
+            )
     return summary
 
 

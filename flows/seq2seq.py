@@ -108,9 +108,9 @@ def _log_run(
             **{k: result["metrics"][k] for k in ("test_bleu", "test_chrf", "test_perplexity")},
         }
         if cfg.register_model:
-            reg = registry.register(info.model_uri, MODEL_NAME, run.info.run_id, "val_chrf")
-            mlflow.set_tag("korflow.registered_version", reg.version)
-            summary.update(version=reg.version, champion=reg.promoted)
+            summary.update(
+                registry.register_run(info.model_uri, MODEL_NAME, run.info.run_id, "val_chrf")
+            )
     return summary
 
 

@@ -86,6 +86,13 @@ def _run_flow(
     return flow(profile=profile, data_mirror=str(mirror) if mirror else None, overrides=overrides)
 
 
+def _print_run_ids(result: dict) -> None:
+    """Where the runs went; stdout carries just the MLflow run ids, one a line, for scripts."""
+    console.print(f"tracking URI {result['tracking_uri']}")
+    for run in result["runs"]:
+        print(run["run_id"])
+
+
 def _overrides(pairs: list[str] | None) -> dict:
     from korflow.profiles import ConfigError, parse_overrides
 
@@ -157,9 +164,7 @@ def embed(
             f"syn {run['analogy_syntactic_accuracy']:.3f})  {run['words_per_s']:,.0f} words/s  "
             f"MLflow run [bold]{run['run_id']}[/]"
         )
-    console.print(f"tracking URI {result['tracking_uri']}")
-    for run in result["runs"]:
-        print(run["run_id"])
+    _print_run_ids(result)
 
 
 @app.command()
@@ -186,9 +191,7 @@ def sentiment(
             f"{run['test_f1']:.4f}  val accuracy {run['val_accuracy']:.4f}  MLflow run "
             f"[bold]{run['run_id']}[/]  model version {run.get('version', '-')}{champion}"
         )
-    console.print(f"tracking URI {result['tracking_uri']}")
-    for run in result["runs"]:
-        print(run["run_id"])
+    _print_run_ids(result)
 
 
 def _load_pyfunc(uri: str, trainer: str):
@@ -235,9 +238,7 @@ def seq2seq(
             f"  perplexity {run['test_perplexity']:7.2f}  MLflow run [bold]{run['run_id']}[/]"
             f"  model version {run.get('version', '-')}{champion}"
         )
-    console.print(f"tracking URI {result['tracking_uri']}")
-    for run in result["runs"]:
-        print(run["run_id"])
+    _print_run_ids(result)
 
 
 @app.command()
@@ -256,7 +257,9 @@ def pipeline(
     overrides = _overrides(set_)
     if stages:
         overrides["stages"] = stages.split(",")
-    result = _run_flow("pipeline", profile, data_mirror, task_runner, overrides)
+    if task_runner:  # the stages' tasks go there; the stages themselves run side by side here
+        overrides["task_runner"] = task_runner
+    result = _run_flow("pipeline", profile, data_mirror, None, overrides)
     console.print(f"\n[bold green]done[/] in {result['seconds']:.0f} s")
     console.print(result["report"], markup=False)
     console.print(

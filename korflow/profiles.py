@@ -157,8 +157,10 @@ class Seq2SeqStageConfig(BaseModel):
     fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
     corpus: dict[str, Any] = {}  # overrides for the corpus stage (FastText initialisation)
     embed: dict[str, Any] = {}  # overrides for the FastText stage
-    model: Seq2SeqConfig = Seq2SeqConfig()
-    train: Seq2SeqTrainConfig = Seq2SeqTrainConfig()
+    # Sized for CPU training (about a minute an epoch on 2 cores, BENCHMARKS.md); embed_dim
+    # 100 matches the FastText vectors. On a GPU, raise hidden_size to 256-512.
+    model: Seq2SeqConfig = Seq2SeqConfig(embed_dim=100, hidden_size=128)
+    train: Seq2SeqTrainConfig = Seq2SeqTrainConfig(epochs=15, patience=2, lr=2e-3)
     beam: int = Field(5, ge=1)
     length_penalty: float = Field(1.0, ge=0)
     max_answer_len: int = Field(40, gt=0)  # generation always stops here
@@ -171,7 +173,7 @@ SEQ2SEQ_PROFILES: dict[str, dict[str, Any]] = {
         "attentions": ["additive"],
         "max_pairs": 3_000,
         "model": {"embed_dim": 64, "hidden_size": 128},
-        "train": {"epochs": 3},
+        "train": {"epochs": 8},
         "samples": 20,
     },
     "full": {},
@@ -190,6 +192,9 @@ class PipelineConfig(BaseModel):
 
     profile: str = "full"
     stages: list[Literal["corpus", "embed", "sentiment", "seq2seq"]] = list(STAGES)
+    # Where each stage's tasks run: thread, dask (a local cluster) or tcp://HOST:PORT (an
+    # existing Dask scheduler); None = KORFLOW_TASK_RUNNER, else threads.
+    task_runner: str | None = None
     corpus: dict[str, Any] = {}
     embed: dict[str, Any] = {}
     sentiment: dict[str, Any] = {}

@@ -39,3 +39,10 @@ def register(
     return Registration(
         str(version.version), promoted, str(holder.version) if holder else None, previous
     )
+
+
+def register_run(model_uri: str, name: str, run_id: str, metric: str) -> dict[str, object]:
+    """``register`` from inside the active run, tagging it with the version it became."""
+    reg = register(model_uri, name, run_id, metric)
+    mlflow.set_tag("korflow.registered_version", reg.version)
+    return {"version": reg.version, "champion": reg.promoted}

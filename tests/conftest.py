@@ -98,6 +98,22 @@ def nested(base: dict, **extra) -> dict:
     return base
 
 
+TINY_FT = {"vector_size": 16, "min_count": 1, "epochs": 2, "bucket": 5000, "workers": 1}
+
+
+def embed_overrides(inputs: Path) -> dict:
+    """FastText settings that train in a second on the small inputs, with the tiny eval sets."""
+    return {
+        "syllable": dict(TINY_FT),
+        "jamo": dict(TINY_FT),
+        "projection_words": 10,
+        "eval_files": {
+            "ws353": str(inputs / "ws353-tiny.csv"),
+            "analogy": str(inputs / "analogy-tiny.txt"),
+        },
+    }
+
+
 def corpus_overrides(inputs: Path, **extra) -> dict:
     """Corpus config that reads only the small local inputs (no mirror, no network)."""
     base = {

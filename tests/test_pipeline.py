@@ -8,27 +8,17 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from mlflow import MlflowClient
 
 from korflow.profiles import ConfigError, pipeline_config
-from tests.conftest import FIXTURES, corpus_overrides, states
+from tests.conftest import FIXTURES, corpus_overrides, embed_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-TINY_FT = {"vector_size": 16, "min_count": 1, "epochs": 2, "bucket": 5000, "workers": 1}
 
 
 def overrides(inputs, **stages):
     base = {
         "corpus": corpus_overrides(inputs),
-        "embed": {
-            "syllable": dict(TINY_FT),
-            "jamo": dict(TINY_FT),
-            "projection_words": 10,
-            "eval_files": {
-                "ws353": str(inputs / "ws353-tiny.csv"),
-                "analogy": str(inputs / "analogy-tiny.txt"),
-            },
-        },
+        "embed": embed_overrides(inputs),
         "sentiment": {
             "model": {"embed_dim": 16, "hidden_size": 8},
             "train": {"epochs": 2, "batch_size": 4},
@@ -190,3 +180,40 @@ def test_reproduce_a_stage_run_matches_exactly(first):
     assert {"test_accuracy", "val_accuracy", "test_loss"} <= metrics
     assert all(r[5] == "yes" for r in rows)
     assert not any("seconds" in m for m in metrics)
+
+
+def test_changed_chatbot_file_reruns_only_the_seq2seq_stage(first, inputs, tmp_path):
+    changed = tmp_path / "chatbot.csv"
+    changed.write_text(
+        (FIXTURES / "chatbot-tiny.csv").read_text(encoding="utf-8")
+        + "새 질문이야,새 답이에요.,0\n",
+        encoding="utf-8",
+    )
+    seq2seq = overrides(inputs)["seq2seq"] | {"chatbot_file": str(changed)}
+    result = run(inputs, seq2seq=seq2seq)
+    for stage, name in (
+        ("corpus", "tokenize_shard"),
+        ("embed", "train_model"),
+        ("sentiment", "train_classifier"),
+    ):
+        assert states(result["stages"][stage]["flow_run_id"])[name] == {"Cached"}, stage
+    s = states(result["stages"]["seq2seq"]["flow_run_id"])
+    assert s["prepare_pairs"] == {"Completed"} and s["train_chat_model"] == {"Completed"}
+
+
+def test_stages_run_their_tasks_on_a_dask_cluster(inputs):
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        result = run(
+            inputs,
+            stages=["corpus"],
+            task_runner=cluster.scheduler_address,
+            corpus=corpus_overrides(inputs, clean__max_repeat=4),
+        )
+        assert cluster.scheduler.transition_counter > 0  # the stage's tasks went through Dask
+    corpus = result["stages"]["corpus"]
+    assert states(corpus["flow_run_id"])["clean_shard"] == {"Completed"}
+    assert mlflow.get_run(corpus["run_id"]).data.tags["korflow.pipeline_run_id"] == result["run_id"]

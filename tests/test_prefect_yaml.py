@@ -1,14 +1,22 @@
 """prefect.yaml: every deployment's entrypoint resolves from the repo root, its parameters
-validate against the flow and the profile, and its schedule is a valid cron."""
+validate against the flow and the profile, its schedule is a valid cron; ``korflow serve``
+builds and serves them on a local Prefect server that it starts and stops itself."""
 
 import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from prefect import Flow
 
-from korflow.profiles import corpus_config
+from korflow import profiles
+from korflow.serve import build, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
@@ -22,12 +30,71 @@ def test_deployment_resolves(deployment):
     assert isinstance(flow, Flow)
     params = deployment.get("parameters", {})
     flow.validate_parameters(params)  # raises on unknown or ill-typed parameters
-    corpus_config(params["profile"], params.get("overrides"))
+    stage = path.removeprefix("flows/").removesuffix(".py")
+    getattr(profiles, f"{stage}_config")(params["profile"], params.get("overrides"))
     from prefect.client.schemas.schedules import CronSchedule
 
     for schedule in deployment["schedules"]:
         CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
 
 
-def test_both_profiles_are_scheduled():
-    assert {d["parameters"]["profile"] for d in DEPLOYMENTS} == {"quick", "full"}
+def test_the_pipeline_is_scheduled_for_both_profiles():
+    pipeline = [d for d in DEPLOYMENTS if d["entrypoint"] == "flows/pipeline.py:pipeline_flow"]
+    assert {d["parameters"]["profile"] for d in pipeline} == {"quick", "full"}
+
+
+def test_serve_builds_every_deployment_with_its_schedule():
+    built = {d.name: d for d in build()}
+    assert set(built) == {d["name"] for d in DEPLOYMENTS}
+    for spec in DEPLOYMENTS:
+        d = built[spec["name"]]
+        assert d.parameters == spec["parameters"]
+        assert [s.schedule.cron for s in d.schedules] == [s["cron"] for s in spec["schedules"]]
+    with pytest.raises(ValueError, match="unknown deployment"):
+        build(names=["nightly-everything"])
+
+
+@pytest.mark.slow
+def test_korflow_serve_registers_the_schedules_on_its_own_server(tmp_path):
+    port = free_port()
+    env = {**os.environ, "KORFLOW_HOME": str(tmp_path), "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "korflow.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--deployment",
+            "pipeline-quick",
+            "--deployment",
+            "corpus-full",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        found, deadline = [], time.monotonic() + 240
+        while len(found) < 2 and time.monotonic() < deadline:
+            time.sleep(2)
+            try:
+                found = requests.post(f"{api}/deployments/filter", json={}, timeout=5).json()
+            except requests.RequestException:
+                continue
+        assert sorted(d["name"] for d in found) == ["corpus-full", "pipeline-quick"]
+        crons = {d["name"]: [s["schedule"]["cron"] for s in d["schedules"]] for d in found}
+        assert crons == {"pipeline-quick": ["0 1 * * *"], "corpus-full": ["0 3 * * 0"]}
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+    # Stopping korflow serve stops the Prefect server it started.
+    with pytest.raises(requests.RequestException):
+        requests.get(f"{api}/health", timeout=2)

@@ -11,10 +11,9 @@ import pytest
 from mlflow import MlflowClient
 
 from korflow.registry import register
-from tests.conftest import corpus_overrides, nested
+from tests.conftest import corpus_overrides, embed_overrides, nested
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-TINY_FT = {"vector_size": 16, "min_count": 1, "epochs": 2, "bucket": 5000, "workers": 1}
 ODD_INPUTS = ["", "   ", "😀😀🎬", "this movie was great", "재밌다 " * 2000, "최악의 영화"]
 
 
@@ -24,15 +23,7 @@ def run(inputs, **extra):
     overrides = nested(
         {
             "corpus": corpus_overrides(inputs),
-            "embed": {
-                "syllable": dict(TINY_FT),
-                "jamo": dict(TINY_FT),
-                "projection_words": 10,
-                "eval_files": {
-                    "ws353": str(inputs / "ws353-tiny.csv"),
-                    "analogy": str(inputs / "analogy-tiny.txt"),
-                },
-            },
+            "embed": embed_overrides(inputs),
             "model": {"embed_dim": 16, "hidden_size": 8},
             "train": {"epochs": 2, "batch_size": 4},
             "min_freq": 1,
