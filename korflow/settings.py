@@ -44,6 +44,9 @@ def configure(korflow_home: str | Path | None = None) -> Path:
     os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
     # The ephemeral Prefect server's telemetry heartbeat only contends for its SQLite file.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The ephemeral API starts in a subprocess; on a busy 2-core machine that can take longer
+    # than Prefect's default 20 s, which would fail a run before it starts.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     # gensim reports training progress (per epoch) through logging; show it in the run logs.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "gensim")
     return root

@@ -75,12 +75,24 @@ def states(flow_run_id: str) -> dict[str, set[str]]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-            limit=200,
-        )
+    import time
+
+    # Task runs and their states reach the API as events, recorded asynchronously: read until
+    # two reads a second apart agree and every state is final.
+    deadline, previous = time.monotonic() + 60, None
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+            )
+        seen = [(r.id, r.state.name if r.state else None) for r in runs]
+        settled = seen == previous and all(r.state and r.state.is_final() for r in runs)
+        if settled or time.monotonic() > deadline:
+            break
+        previous = seen
+        time.sleep(1)
     out = defaultdict(set)
     for task_run in runs:
         out[task_run.name.rsplit("-", 1)[0]].add(task_run.state.name)

@@ -115,3 +115,25 @@ def test_chat_cli_once_answers_from_the_champion(result):
     )
     assert loop.returncode == 0, loop.stderr[-2000:]
     assert loop.stdout.strip()
+
+
+def test_fasttext_initialised_embeddings(inputs):
+    from flows.seq2seq import seq2seq_flow
+    from tests.conftest import corpus_overrides, embed_overrides
+
+    overrides = {
+        "chatbot_file": str(CHATBOT),
+        "attentions": ["general"],
+        "embedding": "jamo",
+        "corpus": corpus_overrides(inputs),
+        "embed": embed_overrides(inputs),
+        "model": {"hidden_size": 16},
+        "train": {"epochs": 1, "batch_size": 8},
+        "register_model": False,
+    }
+    result = seq2seq_flow(profile="quick", data_mirror=None, overrides=overrides)
+    run = mlflow.get_run(result["runs"][0]["run_id"])
+    fasttext = mlflow.get_run(run.data.tags["korflow.fasttext_run_id"])
+    assert fasttext.data.tags["korflow.level"] == "jamo"
+    assert run.data.params["model.embed_dim"] == "16"  # the FastText vectors' size
+    assert run.data.tags["korflow.attention"] == "general" and "version" not in result["runs"][0]
