@@ -69,13 +69,12 @@ def inputs(tmp_path_factory) -> Path:
 
 def states(flow_run_id: str) -> dict[str, set[str]]:
     """Task name -> the state names its runs ended in, for one flow run (Cached, Completed)."""
+    import time
     from collections import defaultdict
 
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
-
-    import time
 
     # Task runs and their states reach the API as events, recorded asynchronously: read until
     # two reads a second apart agree and every state is final.
