@@ -261,7 +261,7 @@ def pipeline(
         overrides["task_runner"] = task_runner
     result = _run_flow("pipeline", profile, data_mirror, None, overrides)
     console.print(f"\n[bold green]done[/] in {result['seconds']:.0f} s")
-    console.print(result["report"], markup=False)
+    console.print(result["report"], markup=False, soft_wrap=True)
     console.print(
         f"MLflow pipeline run [bold]{result['run_id']}[/] (tracking URI {result['tracking_uri']});"
         f" Prefect flow run {result['flow_run_id']}"
