@@ -307,7 +307,7 @@ def compare(
         _fail("no finished korflow runs match; run a stage or `korflow pipeline` first")
     for name, table in cmp.tables(runs).items():
         console.print(f"\n[bold]{name}[/]")
-        console.print(table.to_string(index=False), markup=False)
+        console.print(table.to_string(index=False), markup=False, soft_wrap=True)
     folder = out or settings.home() / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
     report = cmp.write_report(runs, folder, fmt)
     filters = {"profile": profile or "any", "since": since or "any", "pipeline": pipeline_run}

@@ -94,9 +94,11 @@ def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "run": part["run_id"].str[:8],
                 "started": part["start_time"].dt.strftime("%Y-%m-%d %H:%M"),
                 "profile": part["tags.korflow.profile"],
-                "pipeline": part.get("tags.korflow.pipeline_run_id", pd.Series(dtype=str))
-                .fillna("")
-                .str[:8],
+                "pipeline": (
+                    part["tags.korflow.pipeline_run_id"].fillna("").str[:8]
+                    if "tags.korflow.pipeline_run_id" in part
+                    else ""
+                ),
                 "variant": part["variant"],
             }
         )
