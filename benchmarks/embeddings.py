@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 from dataclasses import asdict, replace
@@ -23,11 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import peak_mb, run_jobs  # noqa: E402
+
 THREADS = os.cpu_count() or 2
-
-
-def _peak_mb() -> int:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _corpus_file(unit: str, level: str) -> Path:
@@ -76,7 +72,7 @@ def train(level: str, unit: str) -> dict:
         "vocab": stats.vocabulary,
         "wall_s": round(wall),
         "words_per_s": round(stats.words_per_s),
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_mb(),
         "ws353": round(m["ws353_spearman"], 3),
         "ws353_in_vocab": m["ws353_pairs_in_vocab"],
         "analogy": round(m["analogy_accuracy"], 3),
@@ -121,7 +117,7 @@ def cpp(level: str, unit: str) -> dict:
         "vocab": len(model.words),
         "wall_s": round(wall),
         "words_per_s": round(tokens * p.epochs / wall),
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_mb(),
     }
 
 
@@ -145,19 +141,12 @@ def main() -> None:
             )
         )
         return
-    rows = []
     jobs = (
         [["prepare"]]
         + [["train", lv, u] for u in ("morpheme", "eojeol") for lv in ("syllable", "jamo")]
         + [["cpp", "syllable", "morpheme"]]
     )
-    for job in jobs:
-        out = subprocess.run([sys.executable, __file__, *job], capture_output=True, text=True)
-        if out.returncode:
-            print(out.stderr[-3000:], file=sys.stderr)
-            continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+    rows = run_jobs(__file__, jobs)
     print(
         "| model | tokens | vocab | wall (s) | words/s | peak RSS (MB) | WS-353 rho | analogy | "
         "semantic | syntactic | Park dist. sem / syn |\n|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -16,14 +16,14 @@ import argparse
 import json
 import os
 import random
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import peak_mb, run_jobs  # noqa: E402
 
 
 def _home() -> Path:
@@ -31,10 +31,6 @@ def _home() -> Path:
 
     settings.configure()
     return settings.home()
-
-
-def _peak_mb() -> int:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def baseline() -> dict:
@@ -77,7 +73,7 @@ def baseline() -> dict:
         "test_accuracy": model.score(x_test, y_test),
         "seconds": round(time.perf_counter() - start),
         "test_rows": len(test),
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_mb(),
     }
 
 
@@ -112,7 +108,7 @@ def lstm(embedding: str, seed: int, epochs: int | None = None) -> dict:
         "epoch_seconds": round(m["epoch_seconds"]),
         "samples_per_s": round(m["samples_per_s"]),
         "wall_s": round(time.perf_counter() - start),
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_mb(),
         "run_id": run["run_id"],
     }
 
@@ -132,19 +128,12 @@ def main() -> None:
     if a.what == "lstm":
         print(json.dumps(lstm(a.args[0], int(a.args[1]), a.epochs)))
         return
-    rows = []
     jobs = [["baseline"]] + [
         ["lstm", e, str(s)] + (["--epochs", str(a.epochs)] if a.epochs else [])
         for e in ("random", "syllable", "jamo")
         for s in a.seeds
     ]
-    for job in jobs:
-        out = subprocess.run([sys.executable, __file__, *job], capture_output=True, text=True)
-        if out.returncode:
-            print(out.stderr[-3000:], file=sys.stderr)
-            continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    rows = run_jobs(__file__, jobs)
     print("| model | test accuracy (mean ± sd) | runs | s / epoch | samples/s | peak RSS (MB) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in dict.fromkeys(r["model"] for r in rows):

@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import peak_mb, run_jobs  # noqa: E402
 
 
 def run(attention: str, sets: list[str]) -> dict:
@@ -45,7 +45,7 @@ def run(attention: str, sets: list[str]) -> dict:
         "best_epoch": m["best_epoch"],
         "epoch_seconds": round(m["epoch_seconds"], 1),
         "wall_s": round(time.perf_counter() - start),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": peak_mb(),
         "duplicates": {k: v for k, v in result["duplicates"].items() if k != "top_answers"},
         "run_id": summary["run_id"],
     }
@@ -88,16 +88,8 @@ def main() -> None:
     if a.what == "run":
         print(json.dumps(run(a.attention, a.sets), ensure_ascii=False))
         return
-    rows = []
-    for attention in a.attentions:
-        sets = [x for s in a.sets for x in ("--set", s)]
-        cmd = [sys.executable, __file__, "run", attention, *sets]
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode:
-            print(out.stderr[-3000:], file=sys.stderr)
-            continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+    sets = [x for s in a.sets for x in ("--set", s)]
+    rows = run_jobs(__file__, [["run", attention, *sets] for attention in a.attentions])
     if rows:
         print(table(rows))
 
