@@ -67,8 +67,7 @@ def corpus_flow(
 ) -> dict[str, Any]:
     """Run the corpus stage; returns the MLflow run id, the manifest path and the counts."""
     cfg: CorpusConfig = corpus_config(profile, overrides)
-    mirror = settings.data_mirror(data_mirror)
-    mirror_arg = str(mirror) if mirror else None
+    mirror_arg = settings.mirror_arg(data_mirror)
     logger = get_run_logger()
     started = time.perf_counter()
     config = cfg.model_dump(mode="json")
@@ -167,8 +166,7 @@ def run_corpus(
 ) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
     """The corpus stage as a subflow of a later stage (served from the cache when unchanged),
     or ``done``, its result from earlier in a pipeline: (mirror path, result, manifest)."""
-    mirror = settings.data_mirror(data_mirror)
-    mirror_arg = str(mirror) if mirror else None
+    mirror_arg = settings.mirror_arg(data_mirror)
     corpus = done or corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=overrides)
     manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
     return mirror_arg, corpus, manifest

@@ -69,8 +69,7 @@ def pipeline_flow(
 ) -> dict[str, Any]:
     """Run the stages as a DAG; returns each stage's result and the report's location."""
     cfg = pipeline_config(profile, overrides)
-    mirror = settings.data_mirror(data_mirror)
-    mirror_arg = str(mirror) if mirror else None
+    mirror_arg = settings.mirror_arg(data_mirror)
     logger = get_run_logger()
     flow_run_id = str(flow_run.get_id() or "")
     started = time.perf_counter()

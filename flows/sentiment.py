@@ -16,27 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
 from flows.embed import fasttext_models
-from korflow import model_folder, plots, registry, tracking
+from korflow import plots, registry, tracking
 from korflow.datasets import Shard, sha256_file
 from korflow.profiles import SentimentConfig, corpus_config, sentiment_config
-from korflow.pyfunc import log_pyfunc
-from korflow.sentiment import LABELS, SentimentPyfunc
+from korflow.pyfunc import log_model_folder
+from korflow.sentiment import LABELS, SentimentPredictor, SentimentPyfunc
 from tasks.sentiment import embedding_matrix, prepare_data, train_classifier
 
 MODEL_NAME = "korflow-sentiment"
-
-
-def _log_model(folder: Path, example: list[str]) -> mlflow.models.model.ModelInfo:
-    from korflow.sentiment import SentimentPredictor
-
-    outputs = SentimentPredictor.load(folder).predict(example)
-    return log_pyfunc(SentimentPyfunc(), folder, pd.DataFrame({"document": example}), outputs)
 
 
 def _log_variant(
@@ -109,14 +101,16 @@ def _log_variant(
             plots.learning_curve_png(history, tmp / "learning_curve.png", f"sentiment - {variant}")
             mlflow.log_artifact(str(tmp / "confusion_matrix.png"))
             mlflow.log_artifact(str(tmp / "learning_curve.png"))
-            folder = model_folder.write(
+            info = log_model_folder(
                 tmp / "predictor",
                 {**predictor_config, "model": result["model"]},
                 Path(data["dir"]) / "vocab.json",
                 result["weights"],
+                SentimentPyfunc(),
+                "document",
+                ["정말 재밌어요 최고", "시간 아까운 영화", ""],
+                lambda folder, texts: SentimentPredictor.load(folder).predict(texts),
             )
-            mlflow.log_artifact(str(folder / "vocab.json"))
-            info = _log_model(folder, ["정말 재밌어요 최고", "시간 아까운 영화", ""])
         summary = {
             "run_id": run.info.run_id,
             "embedding": variant,

@@ -17,10 +17,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.embed import fasttext_models
-from korflow import model_folder, plots, registry, settings, sources, tracking
+from korflow import plots, registry, settings, sources, tracking
 from korflow.chat import ChatPredictor, ChatPyfunc
 from korflow.profiles import Seq2SeqStageConfig, seq2seq_config
-from korflow.pyfunc import log_pyfunc
+from korflow.pyfunc import log_model_folder
 from tasks.ingest import fetch_file
 from tasks.sentiment import embedding_matrix
 from tasks.seq2seq import prepare_pairs, run_baselines, train_chat_model
@@ -91,16 +91,18 @@ def _log_run(
             tmp = Path(tmp)
             plots.learning_curve_png(history, tmp / "learning_curve.png", f"seq2seq - {attention}")
             mlflow.log_artifact(str(tmp / "learning_curve.png"))
-            folder = model_folder.write(
+            info = log_model_folder(
                 tmp / "predictor",
                 {**predictor_config, "model": result["model"]},
                 Path(data["dir"]) / "vocab.json",
                 result["weights"],
+                ChatPyfunc(),
+                "question",
+                EXAMPLE_QUESTIONS,
+                lambda folder, texts: pd.DataFrame(
+                    {"answer": ChatPredictor.load(folder).answer(texts)}
+                ),
             )
-            mlflow.log_artifact(str(folder / "vocab.json"))
-            example = pd.DataFrame({"question": EXAMPLE_QUESTIONS})
-            answers = pd.DataFrame({"answer": ChatPredictor.load(folder).answer(EXAMPLE_QUESTIONS)})
-            info = log_pyfunc(ChatPyfunc(), folder, example, answers)
         summary = {
             "run_id": run.info.run_id,
             "attention": attention,
@@ -124,8 +126,7 @@ def seq2seq_flow(
     """Train, test and register one chatbot model per attention variant. ``upstream``:
     {"embed": result} from a pipeline, for FastText-initialised embeddings."""
     cfg = seq2seq_config(profile, overrides)
-    mirror = settings.data_mirror(data_mirror)
-    mirror_arg = str(mirror) if mirror else None
+    mirror_arg = settings.mirror_arg(data_mirror)
     source = fetch_file("chatbot", sources.CHATBOT, mirror_arg, cfg.chatbot_file)
     data = prepare_pairs(
         source,

@@ -5,6 +5,7 @@ with plots (each key metric over runs, learning curves side by side)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -72,14 +73,18 @@ def search(
         return runs
     runs = runs[runs["tags.korflow.stage"].isin(stages)].copy()
     runs["stage"] = runs["tags.korflow.stage"]
-    runs["variant"] = [_variant(row) for _, row in runs.iterrows()]
+    runs["variant"] = [
+        variant(row["stage"], {k.removeprefix("tags."): v for k, v in row.items()})
+        for _, row in runs.iterrows()
+    ]
     runs["seconds"] = (runs["end_time"] - runs["start_time"]).dt.total_seconds()
     return runs
 
 
-def _variant(row: pd.Series) -> str:
-    tags, _ = STAGES[row["stage"]]
-    return "/".join(str(row.get(f"tags.{t}") or "-") for t in tags) or "-"
+def variant(stage: str, tags: Mapping[str, str | None]) -> str:
+    """The variant a run is of, from its tags: "jamo/morpheme", "additive", or "-"."""
+    names, _ = STAGES.get(stage, ((), ()))
+    return "/".join(tags.get(t) if isinstance(tags.get(t), str) else "-" for t in names) or "-"
 
 
 def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:

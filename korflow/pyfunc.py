@@ -3,6 +3,7 @@ packages it imports are pinned to the versions it was trained with."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 
-from korflow import settings
+from korflow import model_folder, settings
 
 PACKAGES = (
     "torch",
@@ -37,3 +38,21 @@ def log_pyfunc(
         input_example=inputs,
         pip_requirements=[f"{p}=={metadata.version(p)}" for p in PACKAGES],
     )
+
+
+def log_model_folder(
+    folder: Path,
+    config: dict,
+    vocab: str | Path,
+    weights: str | Path,
+    python_model: mlflow.pyfunc.PythonModel,
+    column: str,
+    examples: list[str],
+    predict: Callable[[Path, list[str]], pd.DataFrame],
+) -> mlflow.models.model.ModelInfo:
+    """Write a served model's folder, log its vocabulary, and log the folder as a pyfunc whose
+    signature and input example come from ``predict(folder, examples)``."""
+    model_folder.write(folder, config, vocab, weights)
+    mlflow.log_artifact(str(folder / "vocab.json"))
+    outputs = predict(folder, examples)
+    return log_pyfunc(python_model, folder, pd.DataFrame({column: examples}), outputs)

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from korflow import compare, settings, tracking
 
 # Metrics that measure the machine, not the model: they differ between runs by nature.
-TIMING = ("seconds", "duration", "per_s", "peak_", "_s")
+TIMING_PARTS = ("seconds", "duration", "per_s", "peak_")
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Row:
 
 
 def is_timing(metric: str) -> bool:
-    return any(part in metric for part in TIMING[:-1]) or metric.endswith(TIMING[-1])
+    return any(part in metric for part in TIMING_PARTS) or metric.endswith("_s")
 
 
 def flow_of(stage: str):
@@ -55,8 +55,7 @@ def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[R
             f"run {run_id} has no config/flow.json (logged by korflow runs since the pipeline "
             f"release), so it cannot be re-run: {exc}"
         ) from None
-    mirror = data_mirror or record.get("data_mirror")
-    mirror = str(settings.data_mirror(mirror)) if mirror else None
+    mirror = settings.mirror_arg(data_mirror or record.get("data_mirror"))
     result = flow_of(record["stage"])(
         profile=record["profile"], data_mirror=mirror, overrides=record["overrides"]
     )
@@ -72,8 +71,7 @@ def _run_ids(result: dict) -> list[str]:
 
 def _key(run) -> tuple[str, str]:
     stage = run.data.tags["korflow.stage"]
-    tags, _ = compare.STAGES.get(stage, ((), ()))
-    return stage, "/".join(run.data.tags.get(t, "-") for t in tags) or "-"
+    return stage, compare.variant(stage, run.data.tags)
 
 
 def _children(run) -> list:

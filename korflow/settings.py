@@ -30,6 +30,12 @@ def data_mirror(explicit: str | Path | None = None) -> Path | None:
     return path
 
 
+def mirror_arg(explicit: str | Path | None = None) -> str | None:
+    """``data_mirror`` as the flows pass it on: an absolute path string, or None (download)."""
+    mirror = data_mirror(explicit)
+    return str(mirror) if mirror else None
+
+
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow.db'}"
 
