@@ -2,12 +2,14 @@
 set, next to a TF-IDF + logistic-regression baseline on the same tokens.
 
     KORFLOW_HOME=... python benchmarks/sentiment.py baseline
-    KORFLOW_HOME=... python benchmarks/sentiment.py lstm random 1 [--epochs N]
-    KORFLOW_HOME=... python benchmarks/sentiment.py all [--seeds 1 2 3]
+    KORFLOW_HOME=... python benchmarks/sentiment.py lstm random 1 [--set train.epochs=N ...]
+    KORFLOW_HOME=... python benchmarks/sentiment.py all [--seeds 1 2 3] [--set KEY=VALUE ...]
 
 The corpus stage (full profile) must have run under KORFLOW_HOME. FastText vectors come from
-``benchmarks/embeddings.py`` (its saved morpheme models under KORFLOW_HOME/embed/bench/), so the
-variants use exactly the models measured there. Each run is a fresh process (its own peak RSS).
+``benchmarks/embeddings.py`` when its saved morpheme models are under KORFLOW_HOME/embed/bench/,
+else from the full FastText stage (cached after a full pipeline run). ``--set`` overrides the
+sentiment stage's settings as on the command line (how the recipe was chosen on validation).
+Each run is a fresh process (its own peak RSS).
 """
 
 from __future__ import annotations
@@ -77,20 +79,24 @@ def baseline() -> dict:
     }
 
 
-def lstm(embedding: str, seed: int, epochs: int | None = None) -> dict:
+def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
     home = _home()
     os.environ.setdefault("KORFLOW_PROGRESS", "0")
     from flows.sentiment import sentiment_flow
+    from korflow.profiles import parse_overrides
 
     models = {
         lv: str(home / "embed" / "bench" / f"morpheme-{lv}.model") for lv in ("syllable", "jamo")
     }
+    overrides = parse_overrides(sets)
     overrides = {
+        **overrides,
         "embeddings": [embedding],
         "register_model": False,
-        "fasttext_models": models,
-        "train": {"seed": seed, **({"epochs": epochs} if epochs else {})},
+        "train": {**overrides.get("train", {}), "seed": seed},
     }
+    if all(Path(m).is_file() for m in models.values()):
+        overrides["fasttext_models"] = models
     start = time.perf_counter()
     run = sentiment_flow(
         profile="full", data_mirror=os.environ["KORFLOW_DATA_MIRROR"], overrides=overrides
@@ -105,6 +111,7 @@ def lstm(embedding: str, seed: int, epochs: int | None = None) -> dict:
         "test_f1": m["test_f1"],
         "val_accuracy": m["val_accuracy"],
         "best_epoch": m["best_epoch"],
+        "epochs_run": len(mlflow.MlflowClient().get_metric_history(run["run_id"], "epoch_val_accuracy")),
         "epoch_seconds": round(m["epoch_seconds"]),
         "samples_per_s": round(m["samples_per_s"]),
         "wall_s": round(time.perf_counter() - start),
@@ -120,16 +127,16 @@ def main() -> None:
     parser.add_argument("what", choices=["baseline", "lstm", "all"])
     parser.add_argument("args", nargs="*")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     a = parser.parse_args()
     if a.what == "baseline":
         print(json.dumps(baseline()))
         return
     if a.what == "lstm":
-        print(json.dumps(lstm(a.args[0], int(a.args[1]), a.epochs)))
+        print(json.dumps(lstm(a.args[0], int(a.args[1]), a.sets)))
         return
     jobs = [["baseline"]] + [
-        ["lstm", e, str(s)] + (["--epochs", str(a.epochs)] if a.epochs else [])
+        ["lstm", e, str(s), *(f"--set={x}" for x in a.sets)]
         for e in ("random", "syllable", "jamo")
         for s in a.seeds
     ]

@@ -1,10 +1,13 @@
 """The whole DAG as one flow:
 
     corpus (NSMC + Wikipedia ingestion, concurrently; clean; tokenize)
-      -> FastText (syllable and jamo, concurrently)
+      -> FastText (syllable and jamo)
         -> sentiment (random, syllable, jamo)
-    seq2seq (its own data: runs beside the branch above)
-      -> comparison report
+      -> seq2seq (its own data: beside the branch above, after the corpus)
+    -> comparison report
+
+On a CPU the heavy jobs of both branches (each FastText model, each training) take turns with
+all the cores (``korflow.cpu``): side by side they would slow each other 10-30x.
 
 Each stage is its own flow, run as a child flow inside a task so that independent branches run
 concurrently. One MLflow parent run (``korflow.stage=pipeline``) holds a nested run per stage
@@ -125,7 +128,7 @@ def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
     futures: dict[str, PrefectFuture] = {}
     wanted = set(cfg.stages)
 
-    def submit(stage: str, upstream: dict[str, PrefectFuture]) -> None:
+    def submit(stage: str, upstream: dict[str, PrefectFuture], after=()) -> None:
         if stage in wanted:
             futures[stage] = run_stage.submit(
                 stage,
@@ -134,17 +137,17 @@ def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
                 cfg.stage_overrides(stage),
                 upstream or None,
                 cfg.task_runner,
+                wait_for=[f for f in after if f is not None],
             )
 
-    # seq2seq needs only its own data (unless it starts from FastText vectors): submit first.
-    seq2seq_needs_vectors = cfg.seq2seq.get("embedding", "random") != "random"
-    if not seq2seq_needs_vectors:
-        submit("seq2seq", {})
     submit("corpus", {})
     corpus = {"corpus": futures["corpus"]} if "corpus" in futures else {}
     submit("embed", corpus)
     embed = {"embed": futures["embed"]} if "embed" in futures else {}
     submit("sentiment", {**corpus, **embed})
-    if seq2seq_needs_vectors:
-        submit("seq2seq", embed)
+    # seq2seq reads its own data (unless it starts from FastText vectors); it waits for the
+    # corpus stage only so that its training never competes with tokenization for the CPU.
+    # The trainings and FastText models then take turns on the cores (korflow.cpu).
+    seq2seq_needs_vectors = cfg.seq2seq.get("embedding", "random") != "random"
+    submit("seq2seq", embed if seq2seq_needs_vectors else {}, after=[futures.get("corpus")])
     return futures

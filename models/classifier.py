@@ -1,7 +1,13 @@
-"""Recurrent text classifiers: embedding -> LSTM/GRU -> pooling -> dropout -> linear.
+"""Recurrent text classifiers: embedding -> token dropout -> LSTM/GRU -> pooling -> dropout ->
+linear.
 
-Sequences are packed by length, so the RNN never reads padding, and every pooling (last
-state, mean, max, additive attention) masks the padded positions.
+Token dropout zeroes whole token vectors (Iyyer et al. 2015's word dropout, scaled): on a CPU it
+costs almost nothing, where element-wise dropout on the embeddings cost a fifth of the step.
+
+A batch whose sequences all have one length (what length-aware batching makes) runs the RNN
+dense, with nothing to mask. A batch with padding is packed, so the RNN (its backward direction
+too) never reads padding, and every pooling masks the padded positions: a sequence gets the same
+logits in any batch.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ class ClassifierConfig:
     bidirectional: bool = True
     num_layers: int = 1
     pooling: Literal["last", "mean", "max", "attention"] = "max"
-    dropout: float = 0.3
+    dropout: float = 0.3  # on the pooled features (and between RNN layers)
+    token_dropout: float = 0.1  # probability of zeroing a whole token vector in training
     num_classes: int = 2
     freeze_embedding: bool = False
 
@@ -88,28 +95,39 @@ class TextClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids [B, T] (0 = padding), lengths [B] -> logits [B, num_classes]."""
-        lengths = lengths.clamp(min=1)
-        mask = (
-            torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
-        )
-        embedded = self.dropout(self.embedding(ids))
-        packed = pack_padded_sequence(
-            embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        output, hidden = self.rnn(packed)
-        states, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
+        embedded = self.embedding(ids)
+        if self.training and self.config.token_dropout > 0:
+            keep = torch.ones(*ids.shape, 1, device=ids.device, dtype=embedded.dtype)
+            embedded = embedded * nn.functional.dropout(keep, self.config.token_dropout)
+        if int(lengths.min()) >= ids.size(1):  # no padding: dense, the fast path
+            states, hidden = self.rnn(embedded)
+            mask = None
+        else:
+            lengths = lengths.clamp(min=1)
+            positions = torch.arange(ids.size(1), device=ids.device)
+            mask = positions[None] < lengths.to(ids.device)[:, None]
+            packed = pack_padded_sequence(
+                embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            output, hidden = self.rnn(packed)
+            states, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
         pooled = self._pool(states, mask, hidden)
         return self.out(self.dropout(pooled))
 
     def _pool(self, states, mask, hidden) -> torch.Tensor:
+        """Pool RNN states [B, T, H]; ``mask`` [B, T] marks real tokens (None: all are)."""
         pooling = self.config.pooling
         if pooling == "last":
             h = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
             return torch.cat([h[-2], h[-1]], dim=-1) if self.config.bidirectional else h[-1]
+        if pooling == "max":
+            if mask is not None:
+                states = states.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+            return states.max(dim=1).values
+        if mask is None:
+            mask = torch.ones(states.shape[:2], dtype=torch.bool, device=states.device)
         if pooling == "mean":
             summed = (states * mask.unsqueeze(-1)).sum(dim=1)
             return summed / mask.sum(dim=1, keepdim=True).clamp(min=1)
-        if pooling == "max":
-            return states.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values
         pooled, _ = self.attention(states, mask)
         return pooled

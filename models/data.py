@@ -90,14 +90,18 @@ class SequenceDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[list[int], int]:
         return self.ids[i], self.labels[i]
 
+    def batch_lengths(self) -> tuple[list[int], None]:
+        """What length-aware batching groups by (models.batching)."""
+        return [len(s) for s in self.ids], None
+
 
 def collate(batch: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(ids [B, T] padded with 0, lengths [B], labels [B])."""
-    lengths = torch.tensor([len(ids) for ids, _ in batch], dtype=torch.long)
-    padded = torch.zeros(len(batch), int(lengths.max()), dtype=torch.long)
-    for row, (ids, _) in enumerate(batch):
-        padded[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    return padded, lengths, torch.tensor([label for _, label in batch], dtype=torch.long)
+    """(ids [B, T] padded with 0, lengths [B], labels [B]); one tensor call per batch."""
+    lengths = [len(ids) for ids, _ in batch]
+    width = max(lengths)
+    padded = torch.tensor([[*ids] + [0] * (width - len(ids)) for ids, _ in batch])
+    labels = torch.tensor([label for _, label in batch], dtype=torch.long)
+    return padded, torch.tensor(lengths, dtype=torch.long), labels
 
 
 def save_tensors(path: str | Path, ids: list[list[int]], labels: Sequence[int], **extra) -> Path:
@@ -128,6 +132,11 @@ class PairDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[list[int], list[int]]:
         return self.sources[i], self.targets[i]
 
+    def batch_lengths(self) -> tuple[list[int], list[int]]:
+        """Question lengths (the bidirectional encoder must not read padding), then answer
+        lengths (the decoder may: padding after an answer changes nothing before it)."""
+        return [len(s) for s in self.sources], [len(t) for t in self.targets]
+
 
 def collate_pairs(
     batch: list[tuple[list[int], list[int]]], sos_id: int = 2, eos_id: int = 3
@@ -135,11 +144,8 @@ def collate_pairs(
     """(src [B, S], src lengths [B], decoder input <sos>+tgt [B, T], expected tgt+<eos> [B, T])."""
     src, lengths, _ = collate([(s, 0) for s, _ in batch])
     width = max(len(t) for _, t in batch) + 1
-    tgt_in = torch.zeros(len(batch), width, dtype=torch.long)
-    tgt_out = torch.zeros(len(batch), width, dtype=torch.long)
-    for row, (_, t) in enumerate(batch):
-        tgt_in[row, : len(t) + 1] = torch.tensor([sos_id, *t])
-        tgt_out[row, : len(t) + 1] = torch.tensor([*t, eos_id])
+    tgt_in = torch.tensor([[sos_id, *t] + [0] * (width - len(t) - 1) for _, t in batch])
+    tgt_out = torch.tensor([[*t, eos_id] + [0] * (width - len(t) - 1) for _, t in batch])
     return src, lengths, tgt_in, tgt_out
 
 

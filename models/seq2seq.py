@@ -3,9 +3,10 @@ attention (none, dot and general as in Luong et al. 2015, additive as in Bahdana
 
 The encoder runs hidden_size // 2 units each way, so its states and its final (h, c), forward and
 backward concatenated, have the decoder's size: dot attention needs no projection and the
-decoder starts from the encoder's summary of the question. Padding is masked in the encoder
-(packed sequences) and in every attention score. Decoding is batched: greedy, and beam search
-with a GNMT length penalty; both stop at ``max_len`` whatever the model emits.
+decoder starts from the encoder's summary of the question. Questions of one length run the
+encoder dense; padded ones are packed, and padding is masked in every attention score. Decoding
+is batched: greedy, and beam search with a GNMT length penalty; both stop at ``max_len``
+whatever the model emits.
 """
 
 from __future__ import annotations
@@ -101,11 +102,15 @@ class Seq2Seq(nn.Module):
         """-> (states [B, Ts, H], mask [B, Ts], decoder start state (h, c) [L, B, H] each)."""
         lengths = lengths.clamp(min=1)
         mask = torch.arange(src.size(1), device=src.device)[None] < lengths.to(src.device)[:, None]
-        packed = pack_padded_sequence(
-            self.dropout(self.embedding(src)), lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        output, (h, c) = self.encoder(packed)
-        states, _ = pad_packed_sequence(output, batch_first=True, total_length=src.size(1))
+        embedded = self.dropout(self.embedding(src))
+        if int(lengths.min()) >= src.size(1):  # questions of one length: dense, no packing
+            states, (h, c) = self.encoder(embedded)
+        else:  # packed, so the backward direction never reads padding
+            packed = pack_padded_sequence(
+                embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            output, (h, c) = self.encoder(packed)
+            states, _ = pad_packed_sequence(output, batch_first=True, total_length=src.size(1))
         layers, batch = self.config.num_layers, src.size(0)
 
         def join(x: torch.Tensor) -> torch.Tensor:  # [2L, B, H/2] -> [L, B, H]

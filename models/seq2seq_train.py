@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from .data import PairDataset, collate_pairs
 from .seq2seq import Seq2Seq
-from .train import TrainConfig, TrainResult, fit
+from .train import TrainConfig, TrainResult, fit, make_loader
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def evaluate(
     device = device or next(model.parameters()).device
     model.eval()
     total, tokens, correct = 0.0, 0, 0
-    for batch in DataLoader(data, batch_size=batch_size, collate_fn=collate_pairs):
+    for batch in make_loader(data, batch_size, device, collate_pairs):
         batch = tuple(t.to(device) for t in batch)
         loss, count, right = _token_loss(model, batch, 0.0)
         total, tokens, correct = total + loss.item() * count, tokens + count, correct + right
@@ -100,13 +99,17 @@ def generate(
     """Answer ids for each source (greedy for beam 1), in order, batched."""
     device = next(model.parameters()).device
     model.eval()
-    out = []
-    for start in range(0, len(sources), batch_size):
-        chunk = [(ids or [1], []) for ids in sources[start : start + batch_size]]  # 1 = <unk>
-        src, lengths, _, _ = collate_pairs(chunk)
+    out: list[list[int]] = [[] for _ in sources]
+    # Questions of similar length together (little padding), answers put back in order.
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        src, lengths, _, _ = collate_pairs([(sources[i] or [1], []) for i in rows])  # 1 = <unk>
         src = src.to(device)
         if beam == 1:
-            out += model.greedy(src, lengths, max_len)
+            answers = model.greedy(src, lengths, max_len)
         else:
-            out += model.beam_search(src, lengths, max_len, beam, length_penalty)
+            answers = model.beam_search(src, lengths, max_len, beam, length_penalty)
+        for i, answer in zip(rows, answers, strict=True):
+            out[i] = answer
     return out

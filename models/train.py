@@ -3,8 +3,11 @@ plain CPU otherwise.
 
 AdamW/Adam, a linear or cosine learning-rate schedule, gradient clipping, early stopping on a
 validation split, a checkpoint after every epoch that a restarted run resumes from (to the same
-weights as an uninterrupted run: the data order depends only on the seed and the epoch, and the
-RNG state is saved), and a clear error when the loss stops being finite.
+weights as an uninterrupted run: the batches depend only on the seed and the epoch, and the CPU
+and CUDA RNG states are saved), and a clear error when the loss stops being finite.
+
+Batches are length-aware by default (``models.batching``): sequences of one length together, so
+the RNN runs dense, several times faster than on padded random batches (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from .batching import LengthBatchSampler
 from .data import collate
 
 
@@ -40,6 +44,8 @@ class TrainConfig:
     clip_norm: float = 1.0
     label_smoothing: float = 0.0
     patience: int = 2  # epochs without a better validation accuracy before stopping
+    # length: batches of equal-length sequences (fast, no padding); random: padded random batches
+    batching: Literal["length", "random"] = "length"
     amp: bool = True  # mixed precision, on CUDA only
     seed: int = 42
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
@@ -67,38 +73,65 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def _loader(
+def make_loader(
     data: Dataset,
     batch_size: int,
     device: torch.device,
     collate_fn: Callable = collate,
-    generator: torch.Generator | None = None,
+    shuffle_seed: int | None = None,
+    batching: str = "length",
 ) -> DataLoader:
+    """Batches of ``data``: length-aware when the dataset knows its lengths (shuffled from
+    ``shuffle_seed``, in length order without one), else plain (shuffled) random batches."""
+    pin = device.type == "cuda"
+    if batching == "length" and hasattr(data, "batch_lengths"):
+        lengths, secondary = data.batch_lengths()
+        sampler = LengthBatchSampler(
+            lengths, batch_size, shuffle_seed is not None, shuffle_seed or 0, secondary
+        )
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn, pin_memory=pin)
+    generator = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
     return DataLoader(
         data,
         batch_size=batch_size,
         shuffle=generator is not None,
         generator=generator,
         collate_fn=collate_fn,
-        pin_memory=device.type == "cuda",
+        pin_memory=pin,
     )
+
+
+def batches_in_order(loader: DataLoader) -> list[int] | None:
+    """The dataset indices in the order ``loader`` yields them (None: dataset order)."""
+    sampler = loader.batch_sampler
+    if not isinstance(sampler, LengthBatchSampler):
+        return None
+    return [i for batch in sampler for i in batch]
 
 
 @torch.no_grad()
 def predict(
     model: nn.Module, data: Dataset, batch_size: int = 512, device: torch.device | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """(class probabilities [N, C], labels [N], mean loss) for ``data``, in order."""
+    """(class probabilities [N, C], labels [N], mean loss) for ``data``, in dataset order
+    (batched by length for speed, then put back in order)."""
     device = device or next(model.parameters()).device
     model.eval()
+    loader = make_loader(data, batch_size, device)
     probs, labels, loss = [], [], 0.0
-    for ids, lengths, y in _loader(data, batch_size, device):
+    for ids, lengths, y in loader:
         ids, y = ids.to(device, non_blocking=True), y.to(device, non_blocking=True)
         logits = model(ids, lengths).float()
         loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         probs.append(logits.softmax(-1).cpu())
         labels.append(y.cpu())
-    return torch.cat(probs), torch.cat(labels), loss / max(len(data), 1)
+    probs, labels = torch.cat(probs), torch.cat(labels)
+    order = batches_in_order(loader)
+    if order is not None:
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        probs, labels = probs[inverse], labels[inverse]
+    return probs, labels, loss / max(len(data), 1)
 
 
 def _schedule(optimizer, kind: str, total_steps: int):
@@ -183,6 +216,8 @@ def fit(
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"].cpu())
+        if device.type == "cuda" and state.get("cuda_rng"):
+            torch.cuda.set_rng_state_all([r.cpu() for r in state["cuda_rng"]])
         result = TrainResult(state["history"], state["best_epoch"], state["best_score"])
         best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
 
@@ -191,10 +226,16 @@ def fit(
             break
         model.train()
         started, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
-        order = torch.Generator().manual_seed(config.seed * 1_000 + epoch)
-        for number, batch in enumerate(
-            _loader(train_data, config.batch_size, device, collate_fn, order)
-        ):
+        # The batches depend on (seed, epoch) alone: a resumed run sees what it would have seen.
+        loader = make_loader(
+            train_data,
+            config.batch_size,
+            device,
+            collate_fn,
+            config.seed * 1_000 + epoch,
+            config.batching,
+        )
+        for number, batch in enumerate(loader):
             batch = tuple(t.to(device, non_blocking=True) for t in batch)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 loss, count, right = step(model, batch)
@@ -214,13 +255,16 @@ def fit(
             correct += right
             seen += count
         seconds = time.perf_counter() - started
+        validated = time.perf_counter()
+        metrics = validate(model, device)
         log = {
             "epoch": epoch + 1,
             "train_loss": total_loss / seen,
             "train_accuracy": correct / seen,
-            **validate(model, device),
+            **metrics,
             "epoch_seconds": seconds,
             "samples_per_s": len(train_data) / seconds,
+            "val_seconds": time.perf_counter() - validated,
             "lr": scheduler.get_last_lr()[0],
         }
         result.history.append(log)
@@ -242,6 +286,7 @@ def fit(
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
                     "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                     "history": result.history,
                     "best_epoch": result.best_epoch,
                     "best_score": result.best_score,

@@ -16,6 +16,7 @@ from prefect import get_run_logger, task
 from korean.embeddings import FastTextParams, KoreanVectors, train_fasttext, write_corpus
 from korean.evaluation import evaluate_analogy, evaluate_similarity, load_analogies, load_ws353
 from korflow import settings
+from korflow.cpu import cpu_turn
 from korflow.datasets import Shard, SourceFile, atomic_path, digest_of, sha256_file
 from korflow.plots import projection_png
 
@@ -72,13 +73,14 @@ def export_corpus(shards: list[Shard], unit: str, level: str) -> Shard:
 def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
     """Train and save a gensim FastText model; the folder appears only once it is complete."""
     logger = get_run_logger()
-    model, stats = train_fasttext(
-        corpus.path,
-        params,
-        on_epoch=lambda e, sec: logger.info(
-            "%s: epoch %d/%d (%.0f s)", level, e, params.epochs, sec
-        ),
-    )
+    with cpu_turn(f"FastText {level}", logger.info):
+        model, stats = train_fasttext(
+            corpus.path,
+            params,
+            on_epoch=lambda e, sec: logger.info(
+                "%s: epoch %d/%d (%.0f s)", level, e, params.epochs, sec
+            ),
+        )
     folder = embed_dir("models", f"{level}-{digest_of(corpus.sha256, asdict(params))}")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

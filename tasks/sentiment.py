@@ -15,15 +15,22 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from korean.embeddings import KoreanVectors
 from korflow import settings
+from korflow.cpu import cpu_turn
 from korflow.datasets import Shard, digest_of
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import Vocab, load_tensors, save_tensors
-from models.train import TrainConfig, predict, train
+from models.train import TrainConfig, pick_device, predict, train
 
 from .caching import data_cache
 
 SENTIMENT_CACHE = data_cache(
-    ("models/data.py", "models/classifier.py", "models/train.py", "korean/embeddings.py"),
+    (
+        "models/data.py",
+        "models/batching.py",
+        "models/classifier.py",
+        "models/train.py",
+        "korean/embeddings.py",
+    ),
     ("torch", "gensim"),
 )
 
@@ -131,17 +138,20 @@ def train_classifier(
             log["epoch_seconds"],
         )
 
-    result = train(
-        model,
-        train_set,
-        val_set,
-        train_cfg,
-        checkpoint_dir=run_dir / "checkpoints",
-        on_epoch=report,
-    )
-    # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    probs, labels, test_loss = predict(model, test_set)
+    on_cpu = pick_device(train_cfg.device).type == "cpu"
+    with cpu_turn(f"sentiment {name}", logger.info, exclusive=on_cpu) as threads:
+        logger.info("%s: training on %d thread(s)", name, threads)
+        result = train(
+            model,
+            train_set,
+            val_set,
+            train_cfg,
+            checkpoint_dir=run_dir / "checkpoints",
+            on_epoch=report,
+        )
+        # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        probs, labels, test_loss = predict(model, test_set)
     preds = probs.argmax(-1).numpy()
     precision, recall, f1, _ = precision_recall_fscore_support(
         labels.numpy(), preds, average="binary", zero_division=0

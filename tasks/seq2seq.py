@@ -15,10 +15,12 @@ from korean import chatbot, generation
 from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
 from korflow import settings
+from korflow.cpu import cpu_turn
 from korflow.datasets import SourceFile, digest_of, write_json_atomic
 from models.data import EOS, SOS, Vocab, load_pairs, save_pairs
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
+from models.train import pick_device
 
 from .caching import data_cache
 
@@ -29,6 +31,7 @@ SEQ2SEQ_CACHE = data_cache(
         "korean/morphemes.py",
         "korean/generation.py",
         "models/data.py",
+        "models/batching.py",
         "models/seq2seq.py",
         "models/seq2seq_train.py",
         "models/train.py",
@@ -196,30 +199,33 @@ def train_chat_model(
             log["epoch_seconds"],
         )
 
-    result = train_seq2seq(
-        model, sets["train"], sets["val"], train_cfg, run_dir / "checkpoints", report
-    )
-    # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    model.cpu()
+    on_cpu = pick_device(train_cfg.device).type == "cpu"
+    with cpu_turn(f"seq2seq {name}", logger.info, exclusive=on_cpu) as threads:
+        logger.info("%s: training on %d thread(s)", name, threads)
+        result = train_seq2seq(
+            model, sets["train"], sets["val"], train_cfg, run_dir / "checkpoints", report
+        )
+        # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        model.cpu()
 
-    def answers(split: str, beam_size: int) -> list[str]:
-        ids = generate(model, sets[split].sources, max_answer_len, beam_size, length_penalty)
-        return [chatbot.detokenize(vocab.decode(a)) for a in ids]
+        def answers(split: str, beam_size: int) -> list[str]:
+            ids = generate(model, sets[split].sources, max_answer_len, beam_size, length_penalty)
+            return [chatbot.detokenize(vocab.decode(a)) for a in ids]
 
-    val_refs = [r["answer"] for r in texts["val"]]
-    references = [r["answer"] for r in texts["test"]]
-    greedy, beamed = answers("test", 1), answers("test", beam)
-    test = evaluate(model, sets["test"])
-    metrics = {
-        "val_loss": result.best_score,
-        "val_chrf": generation.chrf(answers("val", 1), val_refs),
-        "test_loss": test["loss"],
-        "test_perplexity": test["perplexity"],
-        "test_token_accuracy": test["accuracy"],
-        **{f"test_{k}": v for k, v in generation.scores(beamed, references).items()},
-        **{f"test_{k}_greedy": v for k, v in generation.scores(greedy, references).items()},
-    }
+        val_refs = [r["answer"] for r in texts["val"]]
+        references = [r["answer"] for r in texts["test"]]
+        greedy, beamed = answers("test", 1), answers("test", beam)
+        test = evaluate(model, sets["test"])
+        metrics = {
+            "val_loss": result.best_score,
+            "val_chrf": generation.chrf(answers("val", 1), val_refs),
+            "test_loss": test["loss"],
+            "test_perplexity": test["perplexity"],
+            "test_token_accuracy": test["accuracy"],
+            **{f"test_{k}": v for k, v in generation.scores(beamed, references).items()},
+            **{f"test_{k}_greedy": v for k, v in generation.scores(greedy, references).items()},
+        }
     torch.save(model.state_dict(), run_dir / "weights.pt")
     return {
         "weights": str(run_dir / "weights.pt"),

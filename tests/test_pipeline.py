@@ -1,14 +1,17 @@
 """The whole DAG on the small inputs: nesting and tags in MLflow, the cache on a second run, a
 failed branch, comparison reports and exact reproduction (real Prefect, MLflow, MeCab)."""
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
 import pytest
 
+from korflow import cpu
 from korflow.profiles import ConfigError, pipeline_config
 from tests.conftest import FIXTURES, corpus_overrides, embed_overrides, states
 
@@ -46,7 +49,23 @@ def run(inputs, **stages):
 
 @pytest.fixture(scope="module")
 def first(inputs):
-    return run(inputs)
+    """One pipeline run, with the turns its heavy jobs took on the CPU: (job, start, end)."""
+    turns = []
+    real = cpu._turn
+
+    @contextlib.contextmanager
+    def recorded(job, log):
+        with real(job, log):
+            start = time.monotonic()
+            try:
+                yield
+            finally:
+                turns.append((job, start, time.monotonic()))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cpu, "_turn", recorded)
+        result = run(inputs)
+    return {**result, "cpu_turns": turns}
 
 
 def children(parent_id: str) -> list:
@@ -77,6 +96,15 @@ def test_one_parent_run_with_a_nested_run_per_stage(first):
     assert {r.data.tags["korflow.fasttext_run_id"] for r in sentiment} - {"none"} == fasttext
     metrics = parent.data.metrics
     assert metrics["duration_s"] > 0 and {"corpus_seconds", "seq2seq_seconds"} <= set(metrics)
+
+
+def test_heavy_jobs_take_turns_on_the_cpu(first):
+    # Both branches run at once, but each FastText model and each training has the cores alone.
+    turns = sorted(first["cpu_turns"], key=lambda turn: turn[1])
+    kinds = sorted(job.split()[0] for job, _, _ in turns)
+    assert kinds == ["FastText"] * 2 + ["sentiment"] * 3 + ["seq2seq"]
+    for (_, _, end), (_, start, _) in zip(turns, turns[1:], strict=False):
+        assert end <= start
 
 
 def test_report_in_mlflow_and_prefect(first):

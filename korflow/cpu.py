@@ -1,0 +1,67 @@
+"""One thread budget for the machine: heavy CPU jobs (a training, a FastText model) take turns,
+each with all the cores.
+
+Two trainings (or a training and gensim) that each start a full thread pool on the same cores
+slow each other 10-30x: an epoch that takes 20 s alone took 180-730 s beside another
+(BENCHMARKS.md). One after the other, each at full speed, they finish far sooner. The turn is an
+``flock`` on a file in the temp folder, so it holds across the threads of a pipeline, Dask
+worker processes and separate korflow commands on one machine alike.
+
+``KORFLOW_THREADS`` sets the budget (default: the cores this process may use);
+``KORFLOW_CPU_EXCLUSIVE=0`` lets heavy jobs overlap (a big machine, or one that runs other
+work anyway). Jobs on a GPU do not take a turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+def threads() -> int:
+    """The thread budget: KORFLOW_THREADS, else the cores this process may run on."""
+    value = os.environ.get("KORFLOW_THREADS", "").strip()
+    if not value:
+        return len(os.sched_getaffinity(0))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"KORFLOW_THREADS={value!r}: give a whole number of threads, 1 or more")
+    return int(value)
+
+
+def lock_path() -> Path:
+    return Path(tempfile.gettempdir()) / "korflow-cpu.lock"
+
+
+@contextlib.contextmanager
+def cpu_turn(job: str, log: Callable[[str], None] = print, exclusive: bool = True) -> Iterator[int]:
+    """Run the body as the machine's one heavy CPU job, with torch (if loaded) on the whole
+    thread budget; yields that budget. Waits, saying so, while another job has the turn."""
+    budget = threads()
+    with contextlib.ExitStack() as stack:
+        if exclusive and os.environ.get("KORFLOW_CPU_EXCLUSIVE", "1") != "0":
+            stack.enter_context(_turn(job, log))
+        if "torch" in sys.modules:  # set after the turn: the setting is process-wide
+            sys.modules["torch"].set_num_threads(budget)
+        yield budget
+
+
+@contextlib.contextmanager
+def _turn(job: str, log: Callable[[str], None]) -> Iterator[None]:
+    with open(lock_path(), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"{job}: waiting for the CPU (another korflow job is training on it)")
+            waited = time.perf_counter()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            log(f"{job}: got the CPU after {time.perf_counter() - waited:.0f} s")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,99 @@
+"""The thread budget: heavy jobs take turns on the CPU, across threads and processes, and torch
+gets the budget's threads."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+
+from korflow import cpu
+
+
+@pytest.fixture
+def lock(tmp_path, monkeypatch):
+    path = tmp_path / "cpu.lock"
+    monkeypatch.setattr(cpu, "lock_path", lambda: path)
+    monkeypatch.delenv("KORFLOW_CPU_EXCLUSIVE", raising=False)
+    return path
+
+
+def _wait_for(predicate, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_two_jobs_in_threads_take_turns(lock):
+    events: list[str] = []
+    release = threading.Event()
+
+    def first():
+        with cpu.cpu_turn("first", events.append):
+            events.append("first in")
+            release.wait(10)
+            events.append("first out")
+
+    def second():
+        with cpu.cpu_turn("second", events.append):
+            events.append("second in")
+
+    a = threading.Thread(target=first)
+    a.start()
+    _wait_for(lambda: "first in" in events)
+    b = threading.Thread(target=second)
+    b.start()
+    _wait_for(lambda: any("waiting" in e for e in events))
+    assert "second in" not in events  # it waits while the first holds the CPU
+    release.set()
+    a.join(10), b.join(10)
+    assert events[0] == "first in" and events[-1] == "second in"
+    assert events.index("first out") < events.index("second in")
+    assert any(e.startswith("second: got the CPU after") for e in events)
+
+
+def test_a_job_in_another_process_is_waited_for(lock):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(1.5)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    said: list[str] = []
+    started = time.monotonic()
+    with cpu.cpu_turn("training", said.append):
+        waited = time.monotonic() - started
+    holder.wait(10)
+    assert waited > 0.5 and said[0].startswith("training: waiting for the CPU")
+
+
+def test_overlap_allowed_when_asked(lock, monkeypatch):
+    with cpu.cpu_turn("first", print):
+        # Not exclusive (a GPU job), or KORFLOW_CPU_EXCLUSIVE=0: no waiting.
+        with cpu.cpu_turn("gpu job", pytest.fail, exclusive=False):
+            pass
+        monkeypatch.setenv("KORFLOW_CPU_EXCLUSIVE", "0")
+        with cpu.cpu_turn("second", pytest.fail):
+            pass
+
+
+def test_torch_gets_the_thread_budget(lock, monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("KORFLOW_THREADS", "1")
+    try:
+        with cpu.cpu_turn("job", print) as budget:
+            assert budget == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.setenv("KORFLOW_THREADS", "0")
+    with pytest.raises(ValueError, match="KORFLOW_THREADS='0'"):
+        cpu.threads()
