@@ -27,6 +27,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.corpus import corpus_flow
 from flows.embed import embed_flow
@@ -66,7 +67,14 @@ def run_stage(
     return {**result, "stage_seconds": time.perf_counter() - started}
 
 
-@flow(name="korflow-pipeline", log_prints=True)
+# The pipeline's own tasks only start child flows and wait for them (a stage waits for its
+# upstream stages while holding a thread), so every stage needs a thread of its own, whatever
+# runner the stages' tasks use: with fewer, a ready stage queues behind a waiting one.
+@flow(
+    name="korflow-pipeline",
+    log_prints=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=len(FLOWS)),
+)
 def pipeline_flow(
     profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -82,7 +82,8 @@ def _run_flow(
     from korflow.runners import task_runner as make_runner
 
     flow = getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
-    flow = flow.with_options(task_runner=make_runner(task_runner))
+    if stage != "pipeline":  # the pipeline passes the runner on to its stages itself
+        flow = flow.with_options(task_runner=make_runner(task_runner))
     return flow(profile=profile, data_mirror=str(mirror) if mirror else None, overrides=overrides)
 
 

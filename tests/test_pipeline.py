@@ -98,6 +98,36 @@ def test_one_parent_run_with_a_nested_run_per_stage(first):
     assert metrics["duration_s"] > 0 and {"corpus_seconds", "seq2seq_seconds"} <= set(metrics)
 
 
+def test_every_stage_gets_a_thread_of_its_own():
+    # The stages' tasks wait on child flows: with fewer threads than stages, seq2seq queued
+    # behind sentiment (waiting for FastText) instead of running beside it. The CLI keeps this
+    # runner for the pipeline and gives --task-runner to the stages.
+    from flows.pipeline import FLOWS, pipeline_flow
+    from korflow import cli
+
+    assert pipeline_flow.task_runner._max_workers >= len(FLOWS)
+
+    class Recorder:
+        replaced = False
+
+        def with_options(self, **kwargs):
+            self.replaced = True
+            return self
+
+        def __call__(self, **kwargs):
+            return kwargs
+
+    import flows.pipeline
+    import flows.sentiment
+
+    for module, name in ((flows.pipeline, "pipeline"), (flows.sentiment, "sentiment")):
+        recorder = Recorder()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(module, f"{name}_flow", recorder)
+            cli._run_flow(name, "quick", None, "thread", {})
+        assert recorder.replaced == (name != "pipeline")
+
+
 def test_heavy_jobs_take_turns_on_the_cpu(first):
     # Both branches run at once, but each FastText model and each training has the cores alone.
     turns = sorted(first["cpu_turns"], key=lambda turn: turn[1])
