@@ -114,21 +114,24 @@ def embed_flow(
         fetch_file.submit(name, EVAL[name], mirror_arg, cfg.eval_files.get(name))
         for name in ("ws353", "analogy")
     )
+    # Every corpus file first: a submitted task that waits for another holds a worker thread,
+    # so an export queued behind a waiting training would wait for that training's turn.
+    pairs = [(unit, level) for unit in cfg.units for level in cfg.levels]
+    exports = {pair: export_corpus.submit(shards, *pair) for pair in pairs}
     jobs = []
-    for unit in cfg.units:
-        for level in cfg.levels:  # submitted together: the models train concurrently
-            corpus_file = export_corpus.submit(shards, unit, level)
-            model = train_model.submit(corpus_file, level, getattr(cfg, level))
-            evaluation = evaluate_model.submit(
-                model,
-                level,
-                ws353,
-                analogy,
-                cfg.analogy_restrict_vocab,
-                cfg.neighbour_words,
-                cfg.projection_words,
-            )
-            jobs.append((unit, level, corpus_file, model, evaluation))
+    for unit, level in pairs:  # the models take turns on the CPU (korflow.cpu)
+        corpus_file = exports[unit, level]
+        model = train_model.submit(corpus_file, level, getattr(cfg, level))
+        evaluation = evaluate_model.submit(
+            model,
+            level,
+            ws353,
+            analogy,
+            cfg.analogy_restrict_vocab,
+            cfg.neighbour_words,
+            cfg.projection_words,
+        )
+        jobs.append((unit, level, corpus_file, model, evaluation))
     runs = []
     for unit, level, corpus_file, model, evaluation in jobs:
         runs.append(
