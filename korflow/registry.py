@@ -1,12 +1,23 @@
-"""MLflow Model Registry: register a run's model; move an alias only to a better model."""
+"""MLflow Model Registry: register a run's model; move an alias only to a better model.
+
+Models compete only with models of their own profile: a quick model (nightly, on a slice of
+the data) is scored on other data than a full one, so its validation metric says nothing about
+which is better. Each profile has its own alias, ``champion-<profile>``; ``champion``, the alias
+users deploy, follows ``champion-full``. Runs without a profile tag compete for ``champion``.
+A registry that cannot be read promotes nothing, and a NaN metric never wins and never holds.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+
+CHAMPION = "champion"
+DEPLOYED_PROFILE = "full"  # the profile whose champion is also ``champion``
 
 
 @dataclass
@@ -15,27 +26,57 @@ class Registration:
     promoted: bool
     previous_version: str | None
     previous_score: float | None
+    error: str | None = None  # why nothing was promoted, when the registry failed
+
+
+def aliases(profile: str | None) -> list[str]:
+    """The aliases a model of ``profile`` competes for; the first is the one compared."""
+    if not profile:
+        return [CHAMPION]
+    own = f"{CHAMPION}-{profile}"
+    return [own, CHAMPION] if profile == DEPLOYED_PROFILE else [own]
+
+
+def _holder(client: MlflowClient, name: str, alias: str):
+    """The version holding ``alias``; None only when no version holds it (any other registry
+    error propagates: an unreadable registry must not look like an empty one)."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if "alias" in str(exc) and "not found" in str(exc):
+            return None
+        raise
+
+
+def _beats(score: float, previous: float | None) -> bool:
+    if not math.isfinite(score):
+        return False
+    return previous is None or not math.isfinite(previous) or score > previous
 
 
 def register(
-    model_uri: str, name: str, run_id: str, metric: str, alias: str = "champion"
+    model_uri: str, name: str, run_id: str, metric: str, alias: str | None = None
 ) -> Registration:
-    """Register ``model_uri`` as a new version of ``name``; point ``alias`` at it only when its
-    run's ``metric`` beats the current holder's (or nothing holds the alias yet)."""
+    """Register ``model_uri`` as a new version of ``name``; point its profile's aliases (or
+    ``alias``) at it only when its run's ``metric`` beats the current holder's (or nothing
+    holds them yet)."""
     client = MlflowClient()
+    run = client.get_run(run_id)
+    names = [alias] if alias else aliases(run.data.tags.get("korflow.profile"))
     version = mlflow.register_model(model_uri, name, tags={"korflow.run_id": run_id})
-    score = client.get_run(run_id).data.metrics[metric]
+    score = run.data.metrics.get(metric, math.nan)
     try:
-        holder = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        holder = None
-    previous = None
-    if holder is not None:
-        holder_run = holder.tags.get("korflow.run_id") or holder.run_id
-        previous = client.get_run(holder_run).data.metrics.get(metric)
-    promoted = holder is None or previous is None or score > previous
-    if promoted:
-        client.set_registered_model_alias(name, alias, version.version)
+        holder = _holder(client, name, names[0])
+        previous = None
+        if holder is not None:
+            holder_run = holder.tags.get("korflow.run_id") or holder.run_id
+            previous = client.get_run(holder_run).data.metrics.get(metric)
+        promoted = _beats(score, previous)
+        if promoted:
+            for each in names:
+                client.set_registered_model_alias(name, each, version.version)
+    except MlflowException as exc:  # keep the champion there is; say why
+        return Registration(str(version.version), False, None, None, f"registry error: {exc}")
     return Registration(
         str(version.version), promoted, str(holder.version) if holder else None, previous
     )
@@ -45,4 +86,19 @@ def register_run(model_uri: str, name: str, run_id: str, metric: str) -> dict[st
     """``register`` from inside the active run, tagging it with the version it became."""
     reg = register(model_uri, name, run_id, metric)
     mlflow.set_tag("korflow.registered_version", reg.version)
-    return {"version": reg.version, "champion": reg.promoted}
+    if reg.error:
+        mlflow.set_tag("korflow.registry_error", reg.error[:5000])
+    return {"version": reg.version, "champion": reg.promoted, "registry_error": reg.error}
+
+
+def serving_uri(name: str) -> str:
+    """``models:/NAME@champion``, or the quick champion while no full-profile model exists
+    (a fresh clone after README command 1)."""
+    client = MlflowClient()
+    for alias in (CHAMPION, f"{CHAMPION}-quick"):
+        try:
+            if _holder(client, name, alias) is not None:
+                return f"models:/{name}@{alias}"
+        except MlflowException:
+            break  # unknown model: let the load say so
+    return f"models:/{name}@{CHAMPION}"
