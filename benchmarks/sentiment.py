@@ -111,7 +111,9 @@ def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
         "test_f1": m["test_f1"],
         "val_accuracy": m["val_accuracy"],
         "best_epoch": m["best_epoch"],
-        "epochs_run": len(mlflow.MlflowClient().get_metric_history(run["run_id"], "epoch_val_accuracy")),
+        "epochs_run": len(
+            mlflow.MlflowClient().get_metric_history(run["run_id"], "epoch_val_accuracy")
+        ),
         "epoch_seconds": round(m["epoch_seconds"]),
         "samples_per_s": round(m["samples_per_s"]),
         "wall_s": round(time.perf_counter() - start),
