@@ -1,6 +1,7 @@
 """Seq2seq flow: an LSTM encoder-decoder chatbot on the Korean chatbot corpus, one MLflow run
 per attention variant, each with the two baselines' scores beside its own, a samples table,
-and a pyfunc model (question in, answer out) registered as ``korflow-seq2seq``; the
+its answers to twenty fixed everyday questions (``korean.chatbot.EVERYDAY_QUESTIONS``), and a
+pyfunc model (question in, answer out) registered as ``korflow-seq2seq``; the
 ``champion`` alias moves only to a model with a better validation chrF.
 """
 
@@ -17,6 +18,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.embed import fasttext_models
+from korean.chatbot import EVERYDAY_QUESTIONS
 from korflow import plots, registry, settings, sources, tracking
 from korflow.chat import ChatPredictor, ChatPyfunc
 from korflow.profiles import Seq2SeqStageConfig, seq2seq_config
@@ -103,11 +105,19 @@ def _log_run(
                     {"answer": ChatPredictor.load(folder).answer(texts)}
                 ),
             )
+            # The fixed everyday questions, answered by the model exactly as it is served.
+            questions = list(EVERYDAY_QUESTIONS)
+            everyday = ChatPredictor.load(tmp / "predictor").answer(questions)
+            mlflow.log_table(
+                pd.DataFrame({"question": questions, "answer": everyday}),
+                "samples/everyday_answers.json",
+            )
         summary = {
             "run_id": run.info.run_id,
             "attention": attention,
             "model_uri": info.model_uri,
             **{k: result["metrics"][k] for k in ("test_bleu", "test_chrf", "test_perplexity")},
+            "everyday": everyday,
         }
         if cfg.register_model:
             summary.update(
@@ -164,6 +174,8 @@ def seq2seq_flow(
         "max_answer_len": cfg.max_answer_len,
         "beam": cfg.beam,
         "length_penalty": cfg.length_penalty,
+        "no_repeat_ngram": cfg.no_repeat_ngram,
+        "min_answer_len": cfg.min_answer_len,
     }
     logger = get_run_logger()
     logger.info("baselines on the test split: %s", baselines)
@@ -179,6 +191,9 @@ def seq2seq_flow(
             cfg.length_penalty,
             cfg.max_answer_len,
             cfg.samples,
+            cfg.no_repeat_ngram,
+            cfg.min_answer_len,
+            cfg.monitor,
         )
         summaries.append(
             _log_run(cfg, data, source, baselines, result, fasttext, predictor_config, mirror_arg)
@@ -186,6 +201,10 @@ def seq2seq_flow(
         logger.info("seq2seq %s: %s", attention, summaries[-1])
     return {
         "runs": summaries,
+        "everyday": {
+            "question": list(EVERYDAY_QUESTIONS),
+            **{r["attention"]: r["everyday"] for r in summaries},
+        },
         "baselines": baselines,
         "flow_run_id": str(flow_run.get_id() or ""),
         "duplicates": data["duplicates"],

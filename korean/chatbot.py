@@ -61,6 +61,32 @@ def parse_chatbot(text: str, name: str = "<chatbot>", strict: bool = False) -> C
     return table
 
 
+# Twenty everyday questions that are not in ChatbotData (checked after ``normalise``): every
+# seq2seq run answers them, so a reader sees answer quality, not only scores.
+EVERYDAY_QUESTIONS = (
+    "오늘 회사에서 너무 힘들었어",
+    "주말에 뭐 하면 좋을까",
+    "요즘 잠이 잘 안 와",
+    "친구랑 싸웠는데 어떻게 화해하지",
+    "점심 메뉴 좀 골라 줄래",
+    "비가 와서 그런지 기분이 처져",
+    "시험을 망친 것 같아",
+    "새로 산 신발이 너무 마음에 들어",
+    "다이어트 중인데 야식이 당겨",
+    "고양이를 키워 보고 싶어",
+    "다음 달에 이사 가는데 걱정돼",
+    "엄마 생일 선물 뭐가 좋을까",
+    "내일부터 운동을 시작하려고",
+    "월급날이 너무 멀게 느껴져",
+    "첫 출근이라 너무 떨려",
+    "여행 가고 싶은데 돈이 없어",
+    "감기 때문에 목이 아파",
+    "짝사랑하는 사람한테 고백해도 될까",
+    "오랜만에 부모님께 전화 드렸어",
+    "내일 면접 보러 가",
+)
+
+
 def normalise(text: str) -> str:
     """What two texts must share to count as the same: letters and digits, no spaces or marks."""
     return _NOT_WORD.sub("", text)

@@ -203,9 +203,31 @@ def _load_pyfunc(uri: str, trainer: str):
 
     tracking.setup()
     try:
-        return mlflow.pyfunc.load_model(uri)
+        loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:  # MLflow raises several types for a missing model or alias
         _fail(f"cannot load {uri}: {exc} (train one with `{trainer}`)")
+    console.print(f"[dim]model: {_describe_model(uri)}[/]")  # stderr: stdout is for answers
+    return loaded
+
+
+def _describe_model(uri: str) -> str:
+    """``models:/NAME@ALIAS`` -> which version and run it is, with its variant and metric."""
+    import mlflow
+
+    if not uri.startswith("models:/") or "@" not in uri:
+        return uri
+    name, alias = uri.removeprefix("models:/").split("@", 1)
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias(name, alias)
+    run = client.get_run(version.run_id)
+    tags, metrics = run.data.tags, run.data.metrics
+    variant = tags.get("korflow.attention") or tags.get("korflow.embedding") or "-"
+    metric = "val_chrf" if "val_chrf" in metrics else "val_accuracy"
+    score = metrics.get(metric, float("nan"))
+    return (
+        f"{uri} = version {version.version} (run {version.run_id}, {variant}, "
+        f"{tags.get('korflow.profile', '-')} profile, {metric} {score:.4g})"
+    )
 
 
 @app.command()

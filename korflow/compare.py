@@ -188,4 +188,8 @@ def pipeline_report(run_id: str, results: dict, failed: dict, seconds: float) ->
     lines.append("")
     for stage, table in tables(search(pipeline_run_id=run_id)).items():
         lines += [f"## {stage}", "", table.to_markdown(index=False), ""]
+    everyday = results.get("seq2seq", {}).get("everyday")
+    if everyday:
+        lines += ["## seq2seq answers to everyday questions", ""]
+        lines += [pd.DataFrame(everyday).to_markdown(index=False), ""]
     return "\n".join(lines)

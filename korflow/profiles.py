@@ -160,9 +160,15 @@ class Seq2SeqStageConfig(BaseModel):
     # 100 matches the FastText vectors. On a GPU, raise hidden_size to 256-512.
     model: Seq2SeqConfig = Seq2SeqConfig(embed_dim=100, hidden_size=128)
     train: Seq2SeqTrainConfig = Seq2SeqTrainConfig(epochs=15, patience=2, lr=2e-3)
+    # Model choice: validation chrF of greedy answers after every epoch (answer quality; a
+    # second or two on 2 cores), or the teacher-forced validation loss.
+    monitor: Literal["val_chrf", "val_loss"] = "val_chrf"
     beam: int = Field(5, ge=1)
     length_penalty: float = Field(1.0, ge=0)
     max_answer_len: int = Field(40, gt=0)  # generation always stops here
+    # Decoding rules: no n-gram twice in an answer (0 = off), at least this many units.
+    no_repeat_ngram: int = Field(3, ge=0)
+    min_answer_len: int = Field(1, ge=0)
     samples: int = Field(50, ge=0)  # test questions in the samples table
     register_model: bool = True  # in the MLflow Model Registry, as korflow-seq2seq
 

@@ -6,7 +6,8 @@ backward concatenated, have the decoder's size: dot attention needs no projectio
 decoder starts from the encoder's summary of the question. Questions of one length run the
 encoder dense; padded ones are packed, and padding is masked in every attention score. Decoding
 is batched: greedy, and beam search with a GNMT length penalty; both stop at ``max_len``
-whatever the model emits.
+whatever the model emits, never emit padding, <unk> or an empty answer, and can block repeated
+n-grams.
 """
 
 from __future__ import annotations
@@ -152,20 +153,47 @@ class Seq2Seq(nn.Module):
                 tokens = tgt_in[:, t + 1] if use_reference else logits.argmax(-1)
         return torch.stack(steps, dim=1)
 
+    def _constrain(
+        self, logp: torch.Tensor, history: torch.Tensor, no_repeat_ngram: int, min_len: int
+    ) -> torch.Tensor:
+        """Decoding rules on next-token scores [R, V] after ``history`` [R, t]: never padding,
+        <unk> or <sos>; no <eos> before ``min_len`` tokens (no empty answers); no token that
+        would repeat an n-gram of the answer so far (``no_repeat_ngram`` = n; 0 = off), the
+        loop small chatbots fall into."""
+        cfg = self.config
+        logp[:, [cfg.pad_id, 1, cfg.sos_id]] = float("-inf")  # 1 = <unk>
+        if history.size(1) < min_len:
+            logp[:, cfg.eos_id] = float("-inf")
+        n = no_repeat_ngram
+        if n and history.size(1) >= n:
+            grams = history.unfold(1, n, 1)  # [R, t - n + 1, n]
+            prefix = history[:, history.size(1) - n + 1 :]  # the last n - 1 tokens
+            rows, starts = (grams[:, :, :-1] == prefix[:, None]).all(-1).nonzero(as_tuple=True)
+            logp[rows, grams[rows, starts, -1]] = float("-inf")
+        return logp
+
     @torch.no_grad()
-    def greedy(self, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int) -> list[list[int]]:
+    def greedy(
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        max_len: int,
+        no_repeat_ngram: int = 0,
+        min_len: int = 1,
+    ) -> list[list[int]]:
         states, mask, state = self.encode(src, src_lengths)
         tokens = torch.full((src.size(0),), self.config.sos_id, device=src.device)
         done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-        out = []
+        history = torch.empty(src.size(0), 0, dtype=torch.long, device=src.device)
         for _ in range(max_len):
             logits, state = self._step(tokens, state, states, mask)
-            tokens = logits.argmax(-1).masked_fill(done, self.config.pad_id)
-            out.append(tokens)
+            logp = self._constrain(logits.float(), history, no_repeat_ngram, min_len)
+            tokens = logp.argmax(-1).masked_fill(done, self.config.pad_id)
+            history = torch.cat([history, tokens[:, None]], dim=1)
             done |= tokens == self.config.eos_id
             if done.all():
                 break
-        return self._strip(torch.stack(out, dim=1))
+        return self._strip(history)
 
     @torch.no_grad()
     def beam_search(
@@ -175,9 +203,12 @@ class Seq2Seq(nn.Module):
         max_len: int,
         beam: int = 5,
         length_penalty: float = 1.0,
+        no_repeat_ngram: int = 0,
+        min_len: int = 1,
     ) -> list[list[int]]:
         """Batched beam search; hypotheses are ranked by log-probability / ((5 + len) / 6) ** alpha
-        (Wu et al. 2016). Beam 1 is greedy decoding."""
+        (Wu et al. 2016), finished ones (<eos> within ``max_len``) before cut ones. Beam 1 is
+        greedy decoding."""
         cfg = self.config
         batch, k = src.size(0), beam
         states, mask, (h, c) = self.encode(src, src_lengths)
@@ -192,7 +223,9 @@ class Seq2Seq(nn.Module):
         rows = torch.arange(batch, device=src.device)[:, None] * k
         for _ in range(max_len):
             logits, (h, c) = self._step(tokens, (h, c), states, mask)
-            logp = logits.float().log_softmax(-1)
+            logp = self._constrain(
+                logits.float().log_softmax(-1), history, no_repeat_ngram, min_len
+            )
             # A finished hypothesis continues with padding at no cost, and only with padding.
             logp[done] = float("-inf")
             logp[done, cfg.pad_id] = 0.0
@@ -208,7 +241,11 @@ class Seq2Seq(nn.Module):
             if done.all():
                 break
         penalty = ((5.0 + lengths) / 6.0) ** length_penalty
-        best = (scores.view(-1) / penalty).view(batch, k).argmax(-1)
+        ranked = (scores.view(-1) / penalty).view(batch, k)
+        finished = done.view(batch, k)
+        # An answer cut at max_len is chosen only when no hypothesis of its row ended.
+        ranked = ranked.masked_fill(finished.any(-1, keepdim=True) & ~finished, float("-inf"))
+        best = ranked.argmax(-1)
         return self._strip(history[(rows[:, 0] + best)])
 
     def _strip(self, ids: torch.Tensor) -> list[list[int]]:

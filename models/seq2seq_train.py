@@ -2,7 +2,8 @@
 
 The loss is token-level cross-entropy over the answer and its <eos> (padding ignored), with
 optional label smoothing for training; validation reports the plain loss and its perplexity,
-and the best epoch is the one with the lowest validation loss.
+plus whatever the caller scores on the model's own answers, and the best epoch is chosen by
+one of them.
 """
 
 from __future__ import annotations
@@ -64,14 +65,20 @@ def train_seq2seq(
     config: Seq2SeqTrainConfig,
     checkpoint_dir: str | Path | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    score_answers: Callable[[Seq2Seq], dict[str, float]] | None = None,
+    monitor: str = "val_loss",
 ) -> TrainResult:
-    """Train in place; the model ends holding its lowest-validation-loss weights."""
+    """Train in place; the model ends holding the weights of its best epoch by ``monitor``:
+    ``val_loss`` (lower is better), or a metric that ``score_answers`` computes from the
+    model's own answers after each epoch (e.g. validation chrF of greedy answers, which
+    reflects answer quality where teacher-forced loss does not; higher is better)."""
 
     def step(model: nn.Module, batch) -> tuple[torch.Tensor, int, int]:
         return _token_loss(model, batch, config.label_smoothing, config.teacher_forcing)
 
     def validate(model: nn.Module, device: torch.device) -> dict:
-        return {f"val_{k}": v for k, v in evaluate(model, val_data, device=device).items()}
+        scores = {f"val_{k}": v for k, v in evaluate(model, val_data, device=device).items()}
+        return {**scores, **(score_answers(model) if score_answers else {})}
 
     return fit(
         model,
@@ -82,8 +89,8 @@ def train_seq2seq(
         collate_pairs,
         checkpoint_dir,
         on_epoch,
-        monitor="val_loss",
-        higher_is_better=False,
+        monitor=monitor,
+        higher_is_better=not monitor.endswith(("loss", "perplexity")),
     )
 
 
@@ -95,6 +102,8 @@ def generate(
     beam: int = 1,
     length_penalty: float = 1.0,
     batch_size: int = 128,
+    no_repeat_ngram: int = 0,
+    min_len: int = 1,
 ) -> list[list[int]]:
     """Answer ids for each source (greedy for beam 1), in order, batched."""
     device = next(model.parameters()).device
@@ -107,9 +116,11 @@ def generate(
         src, lengths, _, _ = collate_pairs([(sources[i] or [1], []) for i in rows])  # 1 = <unk>
         src = src.to(device)
         if beam == 1:
-            answers = model.greedy(src, lengths, max_len)
+            answers = model.greedy(src, lengths, max_len, no_repeat_ngram, min_len)
         else:
-            answers = model.beam_search(src, lengths, max_len, beam, length_penalty)
+            answers = model.beam_search(
+                src, lengths, max_len, beam, length_penalty, no_repeat_ngram, min_len
+            )
         for i, answer in zip(rows, answers, strict=True):
             out[i] = answer
     return out

@@ -135,6 +135,10 @@ def prepare_pairs(
     }
 
 
+def texts_of(answers: list[list[int]], vocab: Vocab) -> list[str]:
+    return [chatbot.detokenize(vocab.decode(a)) for a in answers]
+
+
 def _texts(data: dict) -> dict[str, list[dict]]:
     return json.loads((Path(data["dir"]) / "texts.json").read_text(encoding="utf-8"))
 
@@ -165,9 +169,13 @@ def train_chat_model(
     length_penalty: float,
     max_answer_len: int,
     samples: int,
+    no_repeat_ngram: int = 0,
+    min_answer_len: int = 1,
+    monitor: str = "val_loss",
 ) -> dict:
-    """Train (resuming an interrupted run), then score on the test split: perplexity under
-    teacher forcing, and BLEU/chrF/distinct-n of greedy and beam-search answers."""
+    """Train (resuming an interrupted run), choosing the epoch by ``monitor``, then score on the
+    test split: perplexity under teacher forcing, and BLEU/chrF/distinct-n of greedy and
+    beam-search answers, with the share of empty answers and of answers cut at the limit."""
     logger = get_run_logger()
     folder, texts = Path(data["dir"]), _texts(data)
     vocab = Vocab.load(folder / "vocab.json")
@@ -189,37 +197,63 @@ def train_chat_model(
 
     def report(log: dict) -> None:
         logger.info(
-            "%s epoch %d/%d: train loss %.3f | val loss %.3f ppl %.1f | %.0f s",
+            "%s epoch %d/%d: train loss %.3f | val loss %.3f ppl %.1f chrF %.1f | %.0f s",
             name,
             log["epoch"],
             train_cfg.epochs,
             log["train_loss"],
             log["val_loss"],
             log["val_perplexity"],
+            log.get("val_chrf", float("nan")),
             log["epoch_seconds"],
         )
 
     on_cpu = pick_device(train_cfg.device).type == "cpu"
     with cpu_turn(f"seq2seq {name}", logger.info, exclusive=on_cpu) as threads:
         logger.info("%s: training on %d thread(s)", name, threads)
+        val_refs = [r["answer"] for r in texts["val"]]
+
+        def answer_ids(split: str, beam_size: int) -> list[list[int]]:
+            return generate(
+                model,
+                sets[split].sources,
+                max_answer_len,
+                beam_size,
+                length_penalty,
+                no_repeat_ngram=no_repeat_ngram,
+                min_len=min_answer_len,
+            )
+
+        def answers(split: str, beam_size: int) -> list[str]:
+            return texts_of(answer_ids(split, beam_size), vocab)
+
+        def score_answers(model: Seq2Seq) -> dict[str, float]:  # after every epoch
+            return {"val_chrf": generation.chrf(answers("val", 1), val_refs)}
+
         result = train_seq2seq(
-            model, sets["train"], sets["val"], train_cfg, run_dir / "checkpoints", report
+            model,
+            sets["train"],
+            sets["val"],
+            train_cfg,
+            run_dir / "checkpoints",
+            report,
+            score_answers if monitor == "val_chrf" else None,
+            monitor,
         )
         # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         model.cpu()
-
-        def answers(split: str, beam_size: int) -> list[str]:
-            ids = generate(model, sets[split].sources, max_answer_len, beam_size, length_penalty)
-            return [chatbot.detokenize(vocab.decode(a)) for a in ids]
-
-        val_refs = [r["answer"] for r in texts["val"]]
         references = [r["answer"] for r in texts["test"]]
-        greedy, beamed = answers("test", 1), answers("test", beam)
+        beamed_ids = answer_ids("test", beam)
+        greedy, beamed = answers("test", 1), texts_of(beamed_ids, vocab)
         test = evaluate(model, sets["test"])
+        best = result.history[result.best_epoch - 1]
         metrics = {
-            "val_loss": result.best_score,
+            "val_loss": best["val_loss"],
             "val_chrf": generation.chrf(answers("val", 1), val_refs),
+            "test_empty_share": sum(not a.strip() for a in beamed) / max(len(beamed), 1),
+            "test_cut_share": sum(len(a) >= max_answer_len for a in beamed_ids)
+            / max(len(beamed_ids), 1),
             "test_loss": test["loss"],
             "test_perplexity": test["perplexity"],
             "test_token_accuracy": test["accuracy"],

@@ -106,3 +106,12 @@ def test_baselines():
     assert most_frequent_answer(["가", "나", "나"]) == "나"
     retrieval = RetrievalBaseline(["오늘 날씨 어때", "헤어졌어 힘들어"], ["맑아요", "힘내세요"])
     assert retrieval(["날씨 어때요", "너무 힘들어"]) == ["맑아요", "힘내세요"]
+
+
+def test_everyday_questions_are_not_in_the_corpus(mirror):
+    from korean.chatbot import EVERYDAY_QUESTIONS, normalise, parse_chatbot
+
+    table = parse_chatbot((mirror / "chatbot" / "ChatbotData.csv").read_text(encoding="utf-8"))
+    seen = {normalise(q) for q in table.questions}
+    assert len(set(EVERYDAY_QUESTIONS)) == 20
+    assert not [q for q in EVERYDAY_QUESTIONS if normalise(q) in seen]

@@ -139,3 +139,61 @@ def test_empty_source_is_refused_and_generate_copes():
     with pytest.raises(ValueError, match="empty sources"):
         PairDataset([[]], [[4]])
     assert len(generate(_model(), [[]], max_len=4)) == 1
+
+
+def _ngrams(seq, n):
+    return [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_repeated_ngrams_are_blocked(n):
+    model = _model(seed=4)
+    with torch.no_grad():
+        model.out.bias[7] = 1e4  # a model stuck on one token: 7 7 7 7 ...
+        model.out.bias[model.config.eos_id] = -1e4
+    sources = [[4, 5], [6, 8, 9]]
+    for beam in (1, 3):
+        stuck = generate(model, sources, max_len=8, beam=beam)
+        assert all(a == [7] * 8 for a in stuck)
+        for answer in generate(model, sources, max_len=8, beam=beam, no_repeat_ngram=n):
+            grams = _ngrams(answer, n)
+            assert len(answer) == 8 and len(set(grams)) == len(grams)
+
+
+def test_no_empty_answers_and_no_special_tokens():
+    model = _model(seed=5)
+    eos = model.config.eos_id
+    with torch.no_grad():
+        model.out.bias[eos] = 50.0  # wants to stop at once ...
+        model.out.bias[1] = 40.0  # ... or say <unk>
+        model.out.bias[0] = 40.0  # ... or padding
+    for beam in (1, 3):
+        answers = generate(model, [[4, 5], [6]], max_len=6, beam=beam)
+        assert all(len(a) >= 1 for a in answers)  # min_len=1: never empty
+        assert all(t not in (0, 1, 2, eos) for a in answers for t in a)
+        assert generate(model, [[4, 5]], max_len=6, beam=beam, min_len=3)[0].__len__() >= 3
+
+
+class _Scripted(Seq2Seq):
+    """First token 5; then 6 (log-prob about 0) or <eos> (about -3), forever."""
+
+    calls = 0
+
+    def _step(self, tokens, state, states, mask):
+        logits = torch.full((tokens.size(0), self.config.vocab_size), -30.0)
+        if self.calls == 0:
+            logits[:, 5] = 0.0
+        else:
+            logits[:, 6], logits[:, self.config.eos_id] = 0.0, -3.0
+        self.calls += 1
+        return logits, state
+
+
+def test_beam_search_prefers_a_finished_answer_to_one_cut_at_max_len():
+    torch.manual_seed(0)
+    model = _Scripted(SMALL).eval()
+    src, lengths, _, _ = collate_pairs([([4, 5], [])])
+    # [5, 6, 6, 6, 6] scores higher but never ended: it would be cut mid-answer.
+    assert model.beam_search(src, lengths, max_len=5, beam=2) == [[5]]
+    model.calls = 0
+    assert model.greedy(src, lengths, max_len=5) == [[5, 6, 6, 6, 6]]  # greedy cannot choose

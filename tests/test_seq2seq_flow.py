@@ -49,6 +49,8 @@ def test_one_run_per_attention_with_the_named_metrics(result):
             "test_distinct_1",
             "test_distinct_2",
             "val_chrf",
+            "test_empty_share",
+            "test_cut_share",
             "baseline_frequent_bleu",
             "baseline_retrieval_chrf",
         ):
@@ -58,6 +60,13 @@ def test_one_run_per_attention_with_the_named_metrics(result):
         assert m["train_pairs"] + m["val_pairs"] + m["test_pairs"] == 34
         steps = client.get_metric_history(summary["run_id"], "epoch_val_loss")
         assert [s.step for s in steps] == [1, 2]
+        # The epoch kept is the best by validation chrF of greedy answers, scored every epoch.
+        chrf = sorted(
+            client.get_metric_history(summary["run_id"], "epoch_val_chrf"), key=lambda s: s.step
+        )
+        values = [s.value for s in chrf]
+        assert len(values) == 2 and m["best_epoch"] == values.index(max(values)) + 1
+        assert m["test_empty_share"] == 0 and 0 <= m["test_cut_share"] <= 1
         assert r.data.params["model.attention"] == summary["attention"]
         names = {a.path for a in client.list_artifacts(summary["run_id"])}
         assert {"learning_curve.png", "vocab.json", "samples", "data"} <= names
@@ -77,6 +86,21 @@ def test_samples_table_has_question_reference_and_answers(result):
     table = json.loads(Path(path).read_text(encoding="utf-8"))
     assert {"question", "answer", "greedy", "beam2"} <= set(table["columns"])
     assert len(table["data"]) > 0
+
+
+def test_every_variant_answers_the_everyday_questions(result):
+    from korean.chatbot import EVERYDAY_QUESTIONS
+
+    everyday = result["everyday"]
+    assert everyday["question"] == list(EVERYDAY_QUESTIONS) and len(EVERYDAY_QUESTIONS) == 20
+    for summary in result["runs"]:
+        answers = everyday[summary["attention"]]
+        assert len(answers) == 20 and all(isinstance(a, str) and a.strip() for a in answers)
+        path = mlflow.artifacts.download_artifacts(
+            f"runs:/{summary['run_id']}/samples/everyday_answers.json"
+        )
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+        assert [row[1] for row in table["data"]] == answers
 
 
 def test_registered_with_champion_on_validation_chrf(result):
@@ -105,6 +129,10 @@ def test_chat_cli_once_answers_from_the_champion(result):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip()
+    # It says which model answers (on stderr: stdout carries only the answer).
+    champion = MlflowClient().get_model_version_by_alias("korflow-seq2seq", "champion")
+    assert f"korflow-seq2seq@champion = version {champion.version}" in out.stderr
+    assert "version" not in out.stdout
     loop = subprocess.run(
         [sys.executable, "-m", "korflow.cli", "chat"],
         input="배가 고파\n\n",
