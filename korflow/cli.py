@@ -195,13 +195,16 @@ def sentiment(
     _print_run_ids(result)
 
 
-def _load_pyfunc(uri: str, trainer: str):
+def _load_pyfunc(uri: str | None, trainer: str, registered: str):
+    """Load a pyfunc model: ``uri``, else the registered model's champion (the quick
+    profile's while no full-profile model exists), and say on stderr which one it is."""
     _prepare(False)
     import mlflow
 
-    from korflow import tracking
+    from korflow import registry, tracking
 
     tracking.setup()
+    uri = uri or registry.serving_uri(registered)
     try:
         loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:  # MLflow raises several types for a missing model or alias
@@ -403,11 +406,16 @@ def chat(
         str | None, typer.Option("--once", help="Answer this one question and exit.")
     ] = None,
     model: Annotated[
-        str, typer.Option(help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...).")
-    ] = "models:/korflow-seq2seq@champion",
+        str | None,
+        typer.Option(
+            help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
+            "models:/korflow-seq2seq@champion (the quick profile's champion while no full "
+            "model exists)."
+        ),
+    ] = None,
 ) -> None:
     """Talk to the chatbot: an interactive loop (empty line or Ctrl-D ends it), or --once."""
-    loaded = _load_pyfunc(model, "korflow seq2seq")
+    loaded = _load_pyfunc(model, "korflow seq2seq", "korflow-seq2seq")
     import pandas as pd
 
     def answer(question: str) -> str:
@@ -416,7 +424,7 @@ def chat(
     if once is not None:
         print(answer(once))
         return
-    console.print(f"[dim]{model}: ask in Korean; an empty line ends the chat.[/]")
+    console.print("[dim]Ask in Korean; an empty line ends the chat.[/]")
     while True:
         try:
             question = input("> ")
@@ -433,12 +441,17 @@ def predict(
         list[str] | None, typer.Argument(help="Reviews; default: lines on stdin.")
     ] = None,
     model: Annotated[
-        str, typer.Option(help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...).")
-    ] = "models:/korflow-sentiment@champion",
+        str | None,
+        typer.Option(
+            help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
+            "models:/korflow-sentiment@champion (the quick profile's champion while no full "
+            "model exists)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
 ) -> None:
     """Label (0 negative / 1 positive) and positive probability for each input."""
-    loaded = _load_pyfunc(model, "korflow sentiment")
+    loaded = _load_pyfunc(model, "korflow sentiment", "korflow-sentiment")
     import pandas as pd
 
     texts = text if text else [line.rstrip("\n") for line in sys.stdin]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from models.data import Vocab, load_tensors, save_tensors
 from models.train import TrainConfig, pick_device, predict, train
 
 from .caching import data_cache
+from .checkpoints import checkpoint_dir, finished
 
 SENTIMENT_CACHE = data_cache(
     (
@@ -146,11 +146,10 @@ def train_classifier(
             train_set,
             val_set,
             train_cfg,
-            checkpoint_dir=run_dir / "checkpoints",
+            checkpoint_dir=checkpoint_dir(run_dir),
             on_epoch=report,
         )
-        # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        finished(run_dir)
         probs, labels, test_loss = predict(model, test_set)
     preds = probs.argmax(-1).numpy()
     precision, recall, f1, _ = precision_recall_fscore_support(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_s
 from models.train import pick_device
 
 from .caching import data_cache
+from .checkpoints import checkpoint_dir, finished
 
 SEQ2SEQ_CACHE = data_cache(
     (
@@ -235,13 +235,12 @@ def train_chat_model(
             sets["train"],
             sets["val"],
             train_cfg,
-            run_dir / "checkpoints",
+            checkpoint_dir(run_dir),
             report,
             score_answers if monitor == "val_chrf" else None,
             monitor,
         )
-        # Finished: the checkpoint only serves interrupted runs (a re-run must train afresh).
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        finished(run_dir)
         model.cpu()
         references = [r["answer"] for r in texts["test"]]
         beamed_ids = answer_ids("test", beam)

@@ -105,7 +105,7 @@ def test_every_variant_answers_the_everyday_questions(result):
 
 def test_registered_with_champion_on_validation_chrf(result):
     client = MlflowClient()
-    champion = client.get_model_version_by_alias("korflow-seq2seq", "champion")
+    champion = client.get_model_version_by_alias("korflow-seq2seq", "champion-quick")
     champion_chrf = mlflow.get_run(champion.tags["korflow.run_id"]).data.metrics["val_chrf"]
     best = max(mlflow.get_run(r["run_id"]).data.metrics["val_chrf"] for r in result["runs"])
     assert champion_chrf >= best
@@ -130,8 +130,8 @@ def test_chat_cli_once_answers_from_the_champion(result):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip()
     # It says which model answers (on stderr: stdout carries only the answer).
-    champion = MlflowClient().get_model_version_by_alias("korflow-seq2seq", "champion")
-    assert f"korflow-seq2seq@champion = version {champion.version}" in out.stderr
+    champion = MlflowClient().get_model_version_by_alias("korflow-seq2seq", "champion-quick")
+    assert f"korflow-seq2seq@champion-quick = version {champion.version}" in out.stderr
     assert "version" not in out.stdout
     loop = subprocess.run(
         [sys.executable, "-m", "korflow.cli", "chat"],
