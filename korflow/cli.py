@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from . import settings
+from . import crash, settings
 
 app = typer.Typer(
     help="Korean NLP workflow: corpus -> FastText -> LSTMs, on Prefect and MLflow.",
@@ -57,6 +57,7 @@ def _prepare(refresh: bool) -> None:
     import os
 
     settings.configure()
+    crash.clean_up_after_killed_runs(console.print)
     if refresh:
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
 

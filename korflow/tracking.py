@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,7 @@ from mlflow.data.http_dataset_source import HTTPDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
 
-from . import settings
+from . import crash, settings
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
 TRACKED_PACKAGES = (
@@ -50,6 +51,9 @@ def setup() -> str:
     mlflow.set_tracking_uri(settings.tracking_uri())
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
+        if settings.tracking_uri() not in _CHECKED:
+            _CHECKED.add(settings.tracking_uri())
+            close_orphaned_runs(experiment.experiment_id)
         return experiment.experiment_id
     location = None
     if settings.tracking_uri().startswith("sqlite:"):  # local store: keep artifacts beside it
@@ -144,6 +148,34 @@ def flow_record(stage: str, cfg: Any, data_mirror: str | None, **narrow: Any) ->
     }
 
 
+_CHECKED: set[str] = set()  # tracking URIs whose orphaned runs this process has closed
+
+
+def close_orphaned_runs(experiment_id: str) -> list[str]:
+    """End FAILED the runs left RUNNING on this host by a process that is gone (kill -9, out of
+    memory): a crashed run never stays RUNNING past the next korflow start."""
+    host = socket.gethostname()
+    client = mlflow.MlflowClient()
+    closed = []
+    for run in client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`korflow.host` = '{host}'",
+    ):
+        pid = int(run.data.tags.get("korflow.pid") or 0)
+        if pid and not crash.alive(pid):
+            client.set_tag(
+                run.info.run_id,
+                "korflow.failure",
+                f"process {pid} on {host} ended without closing this run (killed?); closed "
+                "by the next korflow start",
+            )
+            client.set_terminated(run.info.run_id, "FAILED")
+            closed.append(run.info.run_id)
+    if closed:
+        print(f"korflow: {len(closed)} run(s) of killed processes marked FAILED", file=sys.stderr)
+    return closed
+
+
 @contextmanager
 def stage_run(
     stage: str,
@@ -166,6 +198,7 @@ def stage_run(
         "korflow.profile": profile,
         "korflow.git_commit": version["git_commit"],
         "korflow.git_dirty": version["git_dirty"],
+        **crash.owner_tags(),
         **(pipeline or {}),
         **(tags or {}),
     }

@@ -1,0 +1,111 @@
+"""Clean crashes: what a killed korflow leaves behind is cleaned up, now or at the next start.
+
+- SIGTERM unwinds the main thread like Ctrl-C (its MLflow runs end FAILED, Prefect marks the
+  flow run crashed); if worker threads (a training, gensim) keep the process alive, a watchdog
+  stops the child processes (the temporary Prefect server) and exits within seconds.
+- A process killed outright (kill -9, out of memory) runs no code: the next korflow start
+  closes the MLflow runs it left RUNNING as FAILED (runs are tagged with host and pid) and
+  stops the temporary Prefect server it orphaned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+GRACE_SECONDS = 5.0
+_SERVER = "prefect.server.api.server:create_app"
+
+
+def owner_tags() -> dict[str, str]:
+    return {"korflow.host": socket.gethostname(), "korflow.pid": str(os.getpid())}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def children(pid: int | None = None) -> list[int]:
+    """The direct child processes of ``pid`` (this process by default), from /proc."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid or os.getpid()}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def stop(pids: list[int], wait: float = 2.0) -> None:
+    """SIGTERM, then SIGKILL whatever is still there after ``wait`` seconds."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _on_sigterm(signum, frame) -> None:
+    def force() -> None:
+        print("korflow: stopped (SIGTERM)", file=sys.stderr, flush=True)
+        stop(children())
+        os._exit(128 + signum)
+
+    watchdog = threading.Timer(GRACE_SECONDS, force)
+    watchdog.daemon = True
+    watchdog.start()
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def handle_sigterm() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+PARENT_VAR = "KORFLOW_PARENT_PID"  # set by the CLI; the temporary server inherits it
+
+
+def orphaned_servers() -> list[int]:
+    """Temporary Prefect servers started by a korflow command that is gone (killed)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if _SERVER not in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                continue
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for entry in environ:
+            if entry.startswith(f"{PARENT_VAR}=".encode()):
+                parent = int(entry.split(b"=", 1)[1] or 0)
+                if parent and not alive(parent):
+                    found.append(int(proc.name))
+    return found
+
+
+def clean_up_after_killed_runs(log=print) -> None:
+    """At a korflow command's start: stop servers orphaned by killed korflow commands, and
+    mark this process as the parent of the server it may start."""
+    orphans = orphaned_servers()
+    if orphans:
+        stop(orphans)
+        log(f"korflow: stopped {len(orphans)} temporary Prefect server(s) left by a killed run")
+    os.environ[PARENT_VAR] = str(os.getpid())
+    handle_sigterm()

@@ -1,0 +1,110 @@
+"""Clean crashes, with real processes: a killed run does not stay RUNNING, SIGTERM is honoured
+within seconds and takes the temporary Prefect server with it, and a server orphaned by kill -9
+is stopped by the next korflow start."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from korflow import crash, tracking
+
+# A korflow-like command: the CLI's start-up, then a flow whose task (a stand-in for a training
+# in a worker thread) outlives the main thread, on Prefect's temporary server.
+HANGING_FLOW = """
+import sys, time
+from korflow import cli
+cli._prepare(False)
+from prefect import flow, task
+
+@task
+def train():
+    time.sleep(300)
+
+@flow
+def hang():
+    future = train.submit()
+    print("started", flush=True)
+    future.wait()
+
+hang()
+"""
+
+STAGE_RUN = """
+import time
+from pathlib import Path
+from korflow import tracking
+with tracking.stage_run("corpus", "quick", {"a": 1}) as run:
+    print(run.info.run_id, flush=True)
+    time.sleep(300)
+"""
+
+
+def _start(code: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # a temporary server
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env
+    )
+
+
+def _server_of(proc: subprocess.Popen) -> int:
+    servers = [
+        pid
+        for pid in crash.children(proc.pid)
+        if "prefect.server.api.server" in Path(f"/proc/{pid}/cmdline").read_text()
+    ]
+    assert len(servers) == 1, servers
+    return servers[0]
+
+
+def test_a_run_of_a_killed_process_ends_failed():
+    proc = _start(STAGE_RUN)
+    run_id = proc.stdout.readline().strip()
+    assert mlflow.get_run(run_id).info.status == "RUNNING"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    live = mlflow.MlflowClient().create_run(
+        tracking.setup(),
+        tags={**crash.owner_tags()},  # this live process's own run stays
+    )
+    closed = tracking.close_orphaned_runs(tracking.setup())
+    assert run_id in closed and live.info.run_id not in closed
+    run = mlflow.get_run(run_id)
+    assert (
+        run.info.status == "FAILED" and "ended without closing" in run.data.tags["korflow.failure"]
+    )
+    assert mlflow.get_run(live.info.run_id).info.status == "RUNNING"
+    mlflow.MlflowClient().set_terminated(live.info.run_id)
+
+
+@pytest.mark.slow
+def test_sigterm_is_honoured_within_seconds_and_stops_the_server():
+    proc = _start(HANGING_FLOW)
+    assert proc.stdout.readline().strip() == "started"
+    server = _server_of(proc)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(30)
+    assert time.monotonic() - sent < crash.GRACE_SECONDS + 5 and code != 0
+    deadline = time.monotonic() + 10
+    while crash.alive(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not crash.alive(server), "the temporary Prefect server outlived its korflow"
+
+
+@pytest.mark.slow
+def test_a_server_orphaned_by_kill_9_is_stopped_by_the_next_start():
+    proc = _start(HANGING_FLOW)
+    assert proc.stdout.readline().strip() == "started"
+    server = _server_of(proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert crash.alive(server)  # nothing in a killed process can stop it ...
+    assert server in crash.orphaned_servers()
+    crash.stop(crash.orphaned_servers())  # ... what the next korflow command does first
+    assert not crash.alive(server)
