@@ -7,6 +7,7 @@ commit (and whether the tree was dirty), package versions, and the digest of eve
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import socket
@@ -16,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -46,9 +48,27 @@ TRACKED_PACKAGES = (
 )
 
 
+_CHECKED: set[str] = set()  # tracking URIs whose orphaned runs this process has closed
+_INITIALISED: set[str] = set()  # SQLite stores this process has seen initialised
+
+
 def setup() -> str:
     """Point MLflow at the tracking URI and make sure the experiment exists; return its id."""
-    mlflow.set_tracking_uri(settings.tracking_uri())
+    uri = settings.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:///") and uri not in _INITIALISED:
+        # A new SQLite store creates and migrates its tables on first use; two korflow
+        # commands starting together on an empty store would both migrate it and one would
+        # crash (alembic). One at a time, under a lock beside the database file.
+        lock = Path(uri.removeprefix("sqlite:///") + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                mlflow.MlflowClient().search_experiments(max_results=1)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        _INITIALISED.add(uri)
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
         if settings.tracking_uri() not in _CHECKED:
@@ -146,9 +166,6 @@ def flow_record(stage: str, cfg: Any, data_mirror: str | None, **narrow: Any) ->
         "data_mirror": data_mirror,
         "overrides": {**cfg.model_dump(mode="json"), **narrow},
     }
-
-
-_CHECKED: set[str] = set()  # tracking URIs whose orphaned runs this process has closed
 
 
 def close_orphaned_runs(experiment_id: str) -> list[str]:
