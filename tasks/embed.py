@@ -22,10 +22,7 @@ from korflow.plots import projection_png
 
 from .caching import data_cache
 
-EMBED_CACHE = data_cache(
-    ("korean/embeddings.py", "korean/evaluation.py", "korean/jamo_units.py", "korflow/plots.py"),
-    ("gensim", "jamo", "numpy", "scipy"),
-)
+EMBED_CACHE = data_cache("gensim", "jamo", "numpy", "scipy")
 
 
 def embed_dir(*parts: str) -> Path:

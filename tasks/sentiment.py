@@ -23,16 +23,7 @@ from models.train import TrainConfig, pick_device, predict, train
 from .caching import data_cache
 from .checkpoints import checkpoint_dir, finished
 
-SENTIMENT_CACHE = data_cache(
-    (
-        "models/data.py",
-        "models/batching.py",
-        "models/classifier.py",
-        "models/train.py",
-        "korean/embeddings.py",
-    ),
-    ("torch", "gensim"),
-)
+SENTIMENT_CACHE = data_cache("torch", "gensim")
 
 
 def sentiment_dir(*parts: str) -> Path:

