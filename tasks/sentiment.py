@@ -110,8 +110,6 @@ def train_classifier(
         vocab_size=data["vocab_size"],
         embed_dim=matrix.shape[1] if matrix is not None else model_cfg.embed_dim,
     )
-    torch.manual_seed(train_cfg.seed)
-    model = TextClassifier(cfg, matrix)
     run_dir = sentiment_dir(
         "runs", f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}"
     )
@@ -132,6 +130,10 @@ def train_classifier(
     on_cpu = pick_device(train_cfg.device).type == "cpu"
     with cpu_turn(f"sentiment {name}", logger.info, exclusive=on_cpu) as threads:
         logger.info("%s: training on %d thread(s)", name, threads)
+        # Seeded and built inside the turn: no other training draws from torch's global RNG
+        # between the seed and the initial weights.
+        torch.manual_seed(train_cfg.seed)
+        model = TextClassifier(cfg, matrix)
         result = train(
             model,
             train_set,

@@ -177,8 +177,6 @@ def train_chat_model(
         sos_id=vocab.stoi[SOS],
         eos_id=vocab.stoi[EOS],
     )
-    torch.manual_seed(train_cfg.seed)
-    model = Seq2Seq(cfg, matrix)
     name = cfg.attention
     run_dir = seq2seq_dir(
         "runs", f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}"
@@ -200,6 +198,10 @@ def train_chat_model(
     on_cpu = pick_device(train_cfg.device).type == "cpu"
     with cpu_turn(f"seq2seq {name}", logger.info, exclusive=on_cpu) as threads:
         logger.info("%s: training on %d thread(s)", name, threads)
+        # Seeded and built inside the turn: no other training draws from torch's global RNG
+        # between the seed and the initial weights.
+        torch.manual_seed(train_cfg.seed)
+        model = Seq2Seq(cfg, matrix)
         val_refs = [r["answer"] for r in texts["val"]]
 
         def answer_ids(split: str, beam_size: int) -> list[list[int]]:
