@@ -50,9 +50,10 @@ class ChatPredictor:
             int(self.config["max_answer_len"]),
             beam or int(self.config["beam"]),
             float(self.config["length_penalty"]),
-            # Models logged before these rules existed decode as they did then.
+            # Models logged before these settings existed: no n-gram blocking, at least one
+            # unit (padding, <unk> and <sos> are never emitted, whatever the model).
             no_repeat_ngram=int(self.config.get("no_repeat_ngram", 0)),
-            min_len=int(self.config.get("min_answer_len", 0)),
+            min_len=int(self.config.get("min_answer_len", 1)),
         )
         return [detokenize(self.vocab.decode(a)) or NO_ANSWER for a in ids]
 

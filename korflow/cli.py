@@ -210,7 +210,11 @@ def _load_pyfunc(uri: str | None, trainer: str, registered: str):
         loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:  # MLflow raises several types for a missing model or alias
         _fail(f"cannot load {uri}: {exc} (train one with `{trainer}`)")
-    console.print(f"[dim]model: {_describe_model(uri)}[/]")  # stderr: stdout is for answers
+    try:
+        described = _describe_model(uri)
+    except Exception:  # noqa: BLE001 - the model loaded; its description is a courtesy
+        described = uri
+    console.print(f"[dim]model: {described}[/]")  # stderr: stdout is for answers
     return loaded
 
 

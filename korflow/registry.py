@@ -61,16 +61,16 @@ def register(
     ``alias``) at it only when its run's ``metric`` beats the current holder's (or nothing
     holds them yet)."""
     client = MlflowClient()
-    run = client.get_run(run_id)
-    names = [alias] if alias else aliases(run.data.tags.get("korflow.profile"))
-    version = mlflow.register_model(model_uri, name, tags={"korflow.run_id": run_id})
+    try:
+        run = client.get_run(run_id)
+        names = [alias] if alias else aliases(run.data.tags.get("korflow.profile"))
+        version = mlflow.register_model(model_uri, name, tags={"korflow.run_id": run_id})
+    except MlflowException as exc:  # nothing registered, nothing promoted; say why
+        return Registration("", False, None, None, f"registry error: {exc}")
     score = run.data.metrics.get(metric, math.nan)
     try:
         holder = _holder(client, name, names[0])
-        previous = None
-        if holder is not None:
-            holder_run = holder.tags.get("korflow.run_id") or holder.run_id
-            previous = client.get_run(holder_run).data.metrics.get(metric)
+        previous = _score_of(client, holder, metric)
         promoted = _beats(score, previous)
         if promoted:
             for each in names:
@@ -82,10 +82,24 @@ def register(
     )
 
 
+def _score_of(client: MlflowClient, holder, metric: str) -> float | None:
+    """The holder's metric; None when there is no holder or its run is gone (deleted runs
+    must not keep their model champion forever)."""
+    if holder is None:
+        return None
+    try:
+        run = client.get_run(holder.tags.get("korflow.run_id") or holder.run_id)
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code):
+            return None
+        raise
+    return run.data.metrics.get(metric)
+
+
 def register_run(model_uri: str, name: str, run_id: str, metric: str) -> dict[str, object]:
     """``register`` from inside the active run, tagging it with the version it became."""
     reg = register(model_uri, name, run_id, metric)
-    mlflow.set_tag("korflow.registered_version", reg.version)
+    mlflow.set_tag("korflow.registered_version", reg.version or "none")
     if reg.error:
         mlflow.set_tag("korflow.registry_error", reg.error[:5000])
     return {"version": reg.version, "champion": reg.promoted, "registry_error": reg.error}

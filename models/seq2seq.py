@@ -206,47 +206,64 @@ class Seq2Seq(nn.Module):
         no_repeat_ngram: int = 0,
         min_len: int = 1,
     ) -> list[list[int]]:
-        """Batched beam search; hypotheses are ranked by log-probability / ((5 + len) / 6) ** alpha
-        (Wu et al. 2016), finished ones (<eos> within ``max_len``) before cut ones. Beam 1 is
-        greedy decoding."""
+        """Batched beam search. A hypothesis that emits <eos> leaves the beam for its row's
+        finished pool, scored log-probability / ((5 + length) / 6) ** alpha (Wu et al. 2016),
+        and the beam is refilled from the next candidates, so finished answers are never
+        pushed out by live ones. The best finished answer wins; an answer cut at ``max_len``
+        only when nothing finished. Beam 1 is greedy decoding."""
+        if beam <= 1:
+            return self.greedy(src, src_lengths, max_len, no_repeat_ngram, min_len)
         cfg = self.config
-        batch, k = src.size(0), beam
+        batch, k, device = src.size(0), beam, src.device
         states, mask, (h, c) = self.encode(src, src_lengths)
         states, mask = states.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
         h, c = h.repeat_interleave(k, 1), c.repeat_interleave(k, 1)
-        scores = torch.full((batch, k), float("-inf"), device=src.device)
+        scores = torch.full((batch, k), float("-inf"), device=device)
         scores[:, 0] = 0.0  # every beam starts as the same <sos>: keep one
-        tokens = torch.full((batch * k,), cfg.sos_id, device=src.device)
-        history = torch.empty(batch * k, 0, dtype=torch.long, device=src.device)
-        done = torch.zeros(batch * k, dtype=torch.bool, device=src.device)
-        lengths = torch.zeros(batch * k, device=src.device)
-        rows = torch.arange(batch, device=src.device)[:, None] * k
-        for _ in range(max_len):
+        tokens = torch.full((batch * k,), cfg.sos_id, device=device)
+        history = torch.empty(batch * k, 0, dtype=torch.long, device=device)
+        best = torch.full((batch,), float("-inf"), device=device)  # finished pool: the best
+        answers = torch.full((batch, max_len), cfg.pad_id, dtype=torch.long, device=device)
+        rows = torch.arange(batch, device=device)
+        for step in range(max_len):
             logits, (h, c) = self._step(tokens, (h, c), states, mask)
             logp = self._constrain(
                 logits.float().log_softmax(-1), history, no_repeat_ngram, min_len
             )
-            # A finished hypothesis continues with padding at no cost, and only with padding.
-            logp[done] = float("-inf")
-            logp[done, cfg.pad_id] = 0.0
             vocab = logp.size(-1)
             candidates = (scores.view(-1, 1) + logp).view(batch, k * vocab)
-            scores, index = candidates.topk(k, dim=-1)
-            parent = (rows + index // vocab).view(-1)
-            tokens = (index % vocab).view(-1)
-            h, c, finished = h[:, parent], c[:, parent], done[parent]
+            # 2k candidates: at most k end with <eos> (one per beam), so k live ones remain.
+            top, index = candidates.topk(min(2 * k, k * vocab), dim=-1)
+            parent = rows[:, None] * k + index // vocab
+            token = index % vocab
+            ended = (token == cfg.eos_id) & torch.isfinite(top)
+            penalised = (top / ((5.0 + step + 1) / 6.0) ** length_penalty).masked_fill(
+                ~ended, float("-inf")
+            )
+            value, pick = penalised.max(-1)
+            better = value > best
+            if better.any():
+                best = torch.where(better, value, best)
+                chosen = parent[rows, pick][better]
+                answers[better, :step] = history[chosen]
+                answers[better, step:] = cfg.pad_id
+            # The k best candidates that did not end continue.
+            live = (~ended).cumsum(-1) <= k
+            keep = (~ended & live).nonzero(as_tuple=True)
+            scores = top[keep].view(batch, k)
+            parent, tokens = parent[keep], token[keep]
+            h, c = h[:, parent], c[:, parent]
             history = torch.cat([history[parent], tokens[:, None]], dim=1)
-            lengths = lengths[parent] + (~finished).float()  # <eos> counts, padding does not
-            done = finished | (tokens == cfg.eos_id)
-            if done.all():
+            # No live hypothesis can still win once even its best possible future (the
+            # largest length divisor, no further loss) scores below the finished best.
+            bound = scores.max(-1).values / ((5.0 + max_len) / 6.0) ** length_penalty
+            if bool((best >= bound).all()):
                 break
-        penalty = ((5.0 + lengths) / 6.0) ** length_penalty
-        ranked = (scores.view(-1) / penalty).view(batch, k)
-        finished = done.view(batch, k)
-        # An answer cut at max_len is chosen only when no hypothesis of its row ended.
-        ranked = ranked.masked_fill(finished.any(-1, keepdim=True) & ~finished, float("-inf"))
-        best = ranked.argmax(-1)
-        return self._strip(history[(rows[:, 0] + best)])
+        cut = ~torch.isfinite(best)  # nothing finished: the best live hypothesis, cut
+        if cut.any():
+            width = history.size(1)
+            answers[cut, :width] = history.view(batch, k, -1)[cut, scores[cut].argmax(-1)]
+        return self._strip(answers)
 
     def _strip(self, ids: torch.Tensor) -> list[list[int]]:
         """Token ids up to (not including) <eos>, padding dropped."""

@@ -200,7 +200,10 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
+    # Length-aware batching makes its own number of batches (one more or less per length).
+    steps_per_epoch = len(
+        make_loader(train_data, config.batch_size, device, collate_fn, 0, config.batching)
+    )
     scheduler = _schedule(optimizer, config.schedule, steps_per_epoch * config.epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     result, best_state, stale, start = TrainResult(), None, 0, 0

@@ -178,9 +178,18 @@ def train_chat_model(
         eos_id=vocab.stoi[EOS],
     )
     name = cfg.attention
-    run_dir = seq2seq_dir(
-        "runs", f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}"
+    # Everything the checkpoints depend on: the epoch choice scores answers under the rules.
+    key = digest_of(
+        data["dir"],
+        embedding,
+        asdict(cfg),
+        asdict(train_cfg),
+        monitor,
+        no_repeat_ngram,
+        min_answer_len,
+        max_answer_len,
     )
+    run_dir = seq2seq_dir("runs", f"{name}-{key}")
 
     def report(log: dict) -> None:
         logger.info(

@@ -152,3 +152,18 @@ def test_pairs_batch_by_question_length():
     loader = make_loader(data, 8, torch.device("cpu"), collate_pairs, shuffle_seed=0)
     for src, lengths, _, _ in loader:
         assert int(lengths.min()) == int(lengths.max()) == src.size(1)
+
+
+def test_the_learning_rate_schedule_spans_the_length_batches():
+    # Length-aware batching makes another number of batches than ceil(N / batch_size); the
+    # linear decay must still end exactly at the last step, not early (or never).
+    data, val = _toy(), _toy(60, 1)
+    steps = len(make_loader(data, 32, torch.device("cpu"), collate, shuffle_seed=0))
+    assert steps != -(-len(data) // 32)
+    cfg = TrainConfig(epochs=3, batch_size=32, schedule="linear", lr=1e-2, patience=10)
+    history = train(
+        TextClassifier(ClassifierConfig(40, embed_dim=8, hidden_size=8)), data, val, cfg
+    )
+    lrs = [h["lr"] for h in history.history]
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    assert lrs[-2] == pytest.approx(1e-2 / 3, rel=1e-6)  # one third left after two epochs

@@ -24,7 +24,7 @@ def overrides(inputs, **stages):
         "embed": embed_overrides(inputs),
         "sentiment": {
             "model": {"embed_dim": 16, "hidden_size": 8},
-            "train": {"epochs": 2, "batch_size": 4},
+            "train": {"epochs": 2, "batch_size": 4, "device": "cpu"},
             "min_freq": 1,
             "val_fraction": 0.2,
         },
@@ -34,7 +34,7 @@ def overrides(inputs, **stages):
             "val_fraction": 0.2,
             "test_fraction": 0.2,
             "model": {"embed_dim": 16, "hidden_size": 16},
-            "train": {"epochs": 2, "batch_size": 8},
+            "train": {"epochs": 2, "batch_size": 8, "device": "cpu"},
             "beam": 2,
         },
     }
@@ -64,6 +64,7 @@ def first(inputs):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cpu, "_turn", recorded)
+        patch.delenv("KORFLOW_CPU_EXCLUSIVE", raising=False)  # the default: take turns
         result = run(inputs)
     return {**result, "cpu_turns": turns}
 

@@ -193,7 +193,11 @@ def test_beam_search_prefers_a_finished_answer_to_one_cut_at_max_len():
     torch.manual_seed(0)
     model = _Scripted(SMALL).eval()
     src, lengths, _, _ = collate_pairs([([4, 5], [])])
-    # [5, 6, 6, 6, 6] scores higher but never ended: it would be cut mid-answer.
-    assert model.beam_search(src, lengths, max_len=5, beam=2) == [[5]]
+    # [5, 6, 6, 6, 6] scores higher but never ended: it would be cut mid-answer. Of the
+    # finished ones ([5], [5, 6], ...: each pays about -3 for <eos>), the length penalty
+    # (alpha 1) favours the longest that still ended within max_len.
+    assert model.beam_search(src, lengths, max_len=5, beam=2) == [[5, 6, 6, 6]]
+    model.calls = 0
+    assert model.beam_search(src, lengths, max_len=5, beam=2, length_penalty=0.0) == [[5]]
     model.calls = 0
     assert model.greedy(src, lengths, max_len=5) == [[5, 6, 6, 6, 6]]  # greedy cannot choose
