@@ -149,14 +149,26 @@ def open_url(url: str) -> BinaryIO:
     return response.raw
 
 
-def published_sha1(sums_url: str, pattern: str = r"kowiki-\d+-pages-articles\.xml\.bz2") -> str:
-    """The sha1 that dumps.wikimedia.org publishes for the pages-articles dump."""
-    text = http_session().get(sums_url, timeout=60).text
-    for line in text.splitlines():
+def published_dump(
+    sums_url: str, pattern: str = r"kowiki-\d+-pages-articles\.xml\.bz2"
+) -> tuple[str, str]:
+    """(dated file name, sha1) of the pages-articles dump that dumps.wikimedia.org publishes
+    beside ``latest``: what the latest dump is, without downloading it."""
+    response = http_session().get(sums_url, timeout=60)
+    response.raise_for_status()
+    for line in response.text.splitlines():
         parts = line.split()
         if len(parts) == 2 and re.fullmatch(pattern, parts[1]):
-            return parts[0]
+            return parts[1], parts[0]
     raise ChecksumMismatch(f"{sums_url} lists no file matching {pattern}")
+
+
+def remote_identity(url: str) -> str:
+    """What the server says identifies the file at ``url`` (ETag, date, size): a changed
+    file at the same URL gets another identity."""
+    head = http_session().head(url, allow_redirects=True, timeout=60)
+    head.raise_for_status()
+    return "|".join(head.headers.get(h, "") for h in ("ETag", "Last-Modified", "Content-Length"))
 
 
 def is_url(value: str | Path) -> bool:

@@ -98,16 +98,23 @@ def locate_wiki(source: str | None, mirror: str | None, capped: bool) -> SourceF
     if not source:
         source = str(Path(mirror) / "kowiki") if mirror else sources.KOWIKI_DUMP_URL
     if sources.is_url(source):
-        if capped:  # key the cache on what the server says about the file
-            head = sources.http_session().head(source, allow_redirects=True, timeout=60)
-            tag = head.headers.get("ETag") or head.headers.get("Last-Modified") or ""
+        # Asked of upstream on every run, so a schedule sees a new dump: the latest dump's
+        # dated name and published sha1, or what the server says of any other URL.
+        expected, algo = None, "sha256"
+        if source == sources.KOWIKI_DUMP_URL:
+            dated, expected = sources.published_dump(sources.KOWIKI_SHA1SUMS_URL)
+            identity, algo = f"{dated} {expected}", "sha1"
+        else:
+            identity = sources.remote_identity(source)
+        if capped:  # streamed: the cache key is the upstream identity
             return SourceFile(
-                name="kowiki", path=source, sha256=digest_of(source, tag), origin=source
+                name="kowiki", path=source, sha256=digest_of(source, identity), origin=source
             )
-        dest = settings.home() / "downloads" / "kowiki" / Path(source).name
-        if not dest.is_file():
-            sha1 = sources.published_sha1(sources.KOWIKI_SHA1SUMS_URL)
-            sources.download(source, dest, sha1, algo="sha1")
+        dest = (settings.home() / "downloads" / "kowiki" / digest_of(source, identity)[:16]) / Path(
+            source
+        ).name
+        if not dest.is_file():  # a new dump upstream: a new folder, downloaded and checked
+            sources.download(source, dest, expected, algo=algo)
         return SourceFile(name="kowiki", path=str(dest), sha256=sha256_file(dest), origin=source)
     path = Path(source)
     if path.is_dir():
