@@ -58,6 +58,13 @@ def _log_model_run(
         "korflow.corpus_run_id": corpus_run_id,
         "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
     }
+    unrepeatable = ""
+    if params.workers > 1:  # the full profile's choice: twice the speed on 2 cores
+        unrepeatable = (
+            f"gensim FastText with workers={params.workers} is not bit-reproducible "
+            f"(--set embed.{level}.workers=1 makes it exact, at about half the speed)"
+        )
+        tags[tracking.NONDETERMINISTIC] = unrepeatable
     record = tracking.flow_record("embed", cfg, mirror, levels=[level], units=[unit])
     with tracking.stage_run(
         "fasttext", cfg.profile, config, seed=params.seed, tags=tags, flow=record
@@ -90,6 +97,7 @@ def _log_model_run(
         "unit": unit,
         "model_path": model.path,
         "model_sha256": model.sha256,
+        "nondeterministic": unrepeatable,
         **{k: metrics[k] for k in SUMMARY_METRICS},
     }
 

@@ -92,10 +92,12 @@ class EmbedConfig(BaseModel):
     projection_words: int = Field(300, ge=10)
 
 
+# quick trains with one gensim worker: bit-reproducible, so a quick pipeline reproduces
+# exactly; full keeps two (twice the speed), and its runs say they are not exact.
 EMBED_PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
-        "syllable": {"bucket": 200_000, "min_count": 3},
-        "jamo": {"bucket": 200_000, "min_count": 3},
+        "syllable": {"bucket": 200_000, "min_count": 3, "workers": 1},
+        "jamo": {"bucket": 200_000, "min_count": 3, "workers": 1},
     },
     "full": {},
 }

@@ -2,7 +2,9 @@
 and set its metrics beside the original's.
 
 The re-run recomputes every task (Prefect's cache is refreshed, so nothing is copied from the
-first run); on CPU with the logged seeds the metrics match exactly, except timings.
+first run); on CPU with the logged seeds the metrics match exactly, except timings and the runs
+tagged ``korflow.nondeterministic`` (multi-worker gensim, and what starts from it), whose
+reason is printed and whose metrics are shown but not held to exactness.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Row:
     metric: str
     original: float
     reproduced: float | None
+    unrepeatable: str = ""  # why this run cannot repeat exactly (its tag); "" when it can
 
     @property
     def matches(self) -> bool:
@@ -99,5 +102,6 @@ def _compare(original, reproduced: list) -> list[Row]:
             if is_timing(metric):
                 continue
             again = twin.data.metrics.get(metric) if twin else None
-            rows.append(Row(key[0], key[1], metric, value, again))
+            why = run.data.tags.get(tracking.NONDETERMINISTIC, "")
+            rows.append(Row(key[0], key[1], metric, value, again, why))
     return rows

@@ -48,6 +48,10 @@ TRACKED_PACKAGES = (
 )
 
 
+# Tag of a run whose metrics cannot repeat bit for bit (the value says why); korflow reproduce
+# prints the reason and leaves its metrics out of the exact comparison.
+NONDETERMINISTIC = "korflow.nondeterministic"
+
 _CHECKED: set[str] = set()  # tracking URIs whose orphaned runs this process has closed
 _INITIALISED: set[str] = set()  # SQLite stores this process has seen initialised
 

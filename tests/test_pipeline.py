@@ -241,6 +241,45 @@ def test_reproduce_a_stage_run_matches_exactly(first):
     assert not any("seconds" in m for m in metrics)
 
 
+def test_reproduce_a_whole_pipeline_run_matches_exactly(first):
+    # Every stage recomputed, the branches running side by side as in the original.
+    out = _cli("reproduce", first["run_id"])
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = [line.split("\t") for line in out.stdout.strip().splitlines()[1:]]
+    assert {r[0] for r in rows} == {"corpus", "fasttext", "sentiment", "seq2seq"}
+    assert {r[1] for r in rows if r[0] == "sentiment"} == {"random", "syllable", "jamo"}
+    assert all(r[5] == "yes" for r in rows), [r for r in rows if r[5] != "yes"]
+
+
+def _tampered(run_id: str, metric: str, unrepeatable: str = "") -> None:
+    """Make a run's logged result disagree with what its code and data give."""
+    client = mlflow.MlflowClient()
+    value = client.get_run(run_id).data.metrics[metric]
+    client.log_metric(run_id, metric, value + 0.125, step=999)
+    if unrepeatable:
+        client.set_tag(run_id, "korflow.nondeterministic", unrepeatable)
+
+
+def test_reproduce_exits_1_on_a_real_mismatch_and_names_it(first):
+    runs = first["stages"]["sentiment"]["runs"]
+    random_run = next(r for r in runs if r["embedding"] == "random")
+    _tampered(random_run["run_id"], "test_accuracy")
+    out = _cli("reproduce", random_run["run_id"])
+    assert out.returncode == 1
+    differing = [line for line in out.stdout.splitlines() if line.endswith("\tNO")]
+    assert len(differing) == 1 and "\ttest_accuracy\t" in differing[0]
+    assert "1 of" in out.stderr and "exact metrics differ" in out.stderr
+
+
+def test_a_run_marked_unrepeatable_is_shown_but_not_held_to_exactness(first):
+    syllable = next(r for r in first["stages"]["sentiment"]["runs"] if r["embedding"] == "syllable")
+    _tampered(syllable["run_id"], "test_loss", "gensim FastText with workers=2 …")
+    out = _cli("reproduce", syllable["run_id"])
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "\ttest_loss\t" in out.stdout and "not exact" in out.stdout
+    assert "not compared exactly: gensim FastText with workers=2" in out.stderr
+
+
 def test_changed_chatbot_file_reruns_only_the_seq2seq_stage(first, inputs, tmp_path):
     changed = tmp_path / "chatbot.csv"
     changed.write_text(
