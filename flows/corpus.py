@@ -23,6 +23,7 @@ from korflow import settings, tracking
 from korflow.datasets import Dataset, Shard, write_json_atomic
 from korflow.profiles import CorpusConfig, corpus_config
 from korflow.progress import progress
+from korflow.runners import on_callers_runner
 from korflow.sources import NSMC, is_url
 from tasks.ingest import corpus_dir, fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
 from tasks.text import build_vocabulary, clean_shard, tokenize_shard
@@ -167,6 +168,8 @@ def run_corpus(
     """The corpus stage as a subflow of a later stage (served from the cache when unchanged),
     or ``done``, its result from earlier in a pipeline: (mirror path, result, manifest)."""
     mirror_arg = settings.mirror_arg(data_mirror)
-    corpus = done or corpus_flow(profile=profile, data_mirror=mirror_arg, overrides=overrides)
+    corpus = done or on_callers_runner(corpus_flow)(
+        profile=profile, data_mirror=mirror_arg, overrides=overrides
+    )
     manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
     return mirror_arg, corpus, manifest

@@ -19,6 +19,7 @@ from flows.corpus import run_corpus
 from korflow import tracking
 from korflow.datasets import Shard, sha256_file
 from korflow.profiles import EmbedConfig, embed_config
+from korflow.runners import on_callers_runner
 from korflow.sources import EVAL, is_url
 from tasks.embed import evaluate_model, export_corpus, train_model
 from tasks.ingest import fetch_file
@@ -198,7 +199,7 @@ def fasttext_models(
             "levels": missing,
             "units": ["morpheme"],
         }
-        result = embed_flow(
+        result = on_callers_runner(embed_flow)(
             profile=profile, data_mirror=data_mirror, overrides=overrides, upstream=upstream
         )
         for run in result["runs"]:

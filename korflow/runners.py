@@ -33,3 +33,15 @@ def task_runner(spec: str | None = None) -> TaskRunner:
     raise ValueError(
         f"task runner {spec!r}: use thread, dask, or a Dask scheduler address tcp://HOST:PORT"
     )
+
+
+def on_callers_runner(subflow):
+    """``subflow`` on a copy of the task runner of the flow that calls it, so that
+    ``--task-runner`` reaches every nested flow (Prefect runs a subflow on its own decorator's
+    runner otherwise: threads)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.task_runner is None:
+        return subflow
+    return subflow.with_options(task_runner=context.task_runner.duplicate())

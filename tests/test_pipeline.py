@@ -315,3 +315,27 @@ def test_stages_run_their_tasks_on_a_dask_cluster(inputs):
     corpus = result["stages"]["corpus"]
     assert states(corpus["flow_run_id"])["clean_shard"] == {"Completed"}
     assert mlflow.get_run(corpus["run_id"]).data.tags["korflow.pipeline_run_id"] == result["run_id"]
+
+
+def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
+    # The sentiment stage runs the corpus and FastText stages as its own subflows: on a real
+    # multi-process Dask cluster, their tasks run in the worker processes too, and the MLflow
+    # runs they log still nest under the pipeline's run.
+    from distributed import Client, LocalCluster, get_task_stream
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+        get_task_stream(client) as stream,
+    ):
+        result = run(inputs, stages=["sentiment"], task_runner=cluster.scheduler_address)
+        workers = {w["pid"] for w in client.scheduler_info()["workers"].values()}
+    # Dask keys are "<task function>-<token>": the nested corpus and FastText flows' tasks
+    # (tokenize_shard, train_model) ran on the cluster beside the stage's own.
+    names = {str(t["key"]).rsplit("-", 1)[0] for t in stream.data}
+    assert {"tokenize_shard", "train_model", "train_classifier"} <= names, names
+    assert workers and os.getpid() not in workers  # the workers are other processes
+    stages = sorted(r.data.tags["korflow.stage"] for r in children(result["run_id"]))
+    assert stages == ["corpus", "fasttext", "fasttext", "sentiment", "sentiment", "sentiment"]
