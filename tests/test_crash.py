@@ -63,21 +63,19 @@ def _server_of(proc: subprocess.Popen) -> int:
 
 
 def test_a_run_of_a_killed_process_ends_failed():
+    experiment = tracking.setup()  # (its once-a-process sweep runs now, before the kill)
     proc = _start(STAGE_RUN)
     run_id = proc.stdout.readline().strip()
     assert mlflow.get_run(run_id).info.status == "RUNNING"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    live = mlflow.MlflowClient().create_run(
-        tracking.setup(),
-        tags={**crash.owner_tags()},  # this live process's own run stays
-    )
-    closed = tracking.close_orphaned_runs(tracking.setup())
+    # A run of this live process stays RUNNING; the killed process's run is closed.
+    live = mlflow.MlflowClient().create_run(experiment, tags=crash.owner_tags())
+    closed = tracking.close_orphaned_runs(experiment)
     assert run_id in closed and live.info.run_id not in closed
     run = mlflow.get_run(run_id)
-    assert (
-        run.info.status == "FAILED" and "ended without closing" in run.data.tags["korflow.failure"]
-    )
+    assert run.info.status == "FAILED"
+    assert "ended without closing" in run.data.tags["korflow.failure"]
     assert mlflow.get_run(live.info.run_id).info.status == "RUNNING"
     mlflow.MlflowClient().set_terminated(live.info.run_id)
 
