@@ -62,7 +62,14 @@ def first(inputs):
             finally:
                 turns.append((job, start, time.monotonic()))
 
-    with pytest.MonkeyPatch.context() as patch:
+    from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
+
+    # Computed afresh (earlier test modules may have cached the same tiny models), so every
+    # heavy job really runs and takes its turn.
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}),
+    ):
         patch.setattr(cpu, "_turn", recorded)
         patch.delenv("KORFLOW_CPU_EXCLUSIVE", raising=False)  # the default: take turns
         result = run(inputs)
@@ -331,7 +338,7 @@ def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
         get_task_stream(client) as stream,
     ):
         result = run(inputs, stages=["sentiment"], task_runner=cluster.scheduler_address)
-        workers = {w["pid"] for w in client.scheduler_info()["workers"].values()}
+        workers = set(client.run(os.getpid).values())
     # Dask keys are "<task function>-<token>": the nested corpus and FastText flows' tasks
     # (tokenize_shard, train_model) ran on the cluster beside the stage's own.
     names = {str(t["key"]).rsplit("-", 1)[0] for t in stream.data}
