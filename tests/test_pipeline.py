@@ -344,5 +344,7 @@ def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
     names = {str(t["key"]).rsplit("-", 1)[0] for t in stream.data}
     assert {"tokenize_shard", "export_corpus", "train_model", "evaluate_model"} <= names, names
     assert workers and os.getpid() not in workers  # the workers are other processes
-    stages = sorted(r.data.tags["korflow.stage"] for r in children(result["run_id"]))
-    assert stages == ["corpus", "fasttext", "fasttext", "sentiment", "sentiment", "sentiment"]
+    # Every run the nested flows logged hangs under the pipeline's run (found by its tag).
+    stages = [r.data.tags["korflow.stage"] for r in children(result["run_id"])]
+    assert stages.count("fasttext") == 2 and stages.count("sentiment") == 3, stages
+    assert "corpus" in stages
