@@ -15,13 +15,13 @@ work anyway). Jobs on a GPU do not take a turn.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from .datasets import file_lock
 
 
 def threads() -> int:
@@ -53,15 +53,10 @@ def cpu_turn(job: str, log: Callable[[str], None] = print, exclusive: bool = Tru
 
 @contextlib.contextmanager
 def _turn(job: str, log: Callable[[str], None]) -> Iterator[None]:
-    with open(lock_path(), "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"{job}: waiting for the CPU (another korflow job is training on it)")
-            waited = time.perf_counter()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            log(f"{job}: got the CPU after {time.perf_counter() - waited:.0f} s")
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    def waiting() -> None:
+        log(f"{job}: waiting for the CPU (another korflow job is training on it)")
+
+    with file_lock(lock_path(), on_wait=waiting) as waited:
+        if waited is not None:
+            log(f"{job}: got the CPU after {waited:.0f} s")
+        yield

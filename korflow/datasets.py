@@ -8,10 +8,14 @@ stage never leaves a half-written file under a name a later run would trust.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,28 @@ def digest_of(*parts: Any) -> str:
     """A short stable digest of JSON-able parts, for content-addressed output names."""
     blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[float | None]:
+    """An exclusive ``flock`` on ``path`` for the body: across threads and processes alike.
+    ``on_wait`` is called when another holder makes it wait; yields the seconds it waited
+    (None when it did not)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        waited = None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait:
+                on_wait()
+            started = time.perf_counter()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            waited = time.perf_counter() - started
+        try:
+            yield waited
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def atomic_path(path: Path):

@@ -7,7 +7,6 @@ commit (and whether the tree was dirty), package versions, and the digest of eve
 
 from __future__ import annotations
 
-import fcntl
 import os
 import platform
 import socket
@@ -26,6 +25,7 @@ from mlflow.data.meta_dataset import MetaDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
 
 from . import crash, settings
+from .datasets import file_lock
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
 TRACKED_PACKAGES = (
@@ -52,35 +52,29 @@ TRACKED_PACKAGES = (
 # prints the reason and leaves its metrics out of the exact comparison.
 NONDETERMINISTIC = "korflow.nondeterministic"
 
-_CHECKED: set[str] = set()  # tracking URIs whose orphaned runs this process has closed
-_INITIALISED: set[str] = set()  # SQLite stores this process has seen initialised
+_SET_UP: set[str] = set()  # tracking URIs this process has prepared (store, orphaned runs)
 
 
 def setup() -> str:
-    """Point MLflow at the tracking URI and make sure the experiment exists; return its id."""
+    """Point MLflow at the tracking URI and make sure the experiment exists; return its id. The
+    first time in a process, also prepare the store and close the runs of killed processes."""
     uri = settings.tracking_uri()
     mlflow.set_tracking_uri(uri)
-    if uri.startswith("sqlite:///") and uri not in _INITIALISED:
+    first = uri not in _SET_UP
+    _SET_UP.add(uri)
+    if first and uri.startswith("sqlite:///"):
         # A new SQLite store creates and migrates its tables on first use; two korflow
         # commands starting together on an empty store would both migrate it and one would
         # crash (alembic). One at a time, under a lock beside the database file.
-        lock = Path(uri.removeprefix("sqlite:///") + ".lock")
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                mlflow.MlflowClient().search_experiments(max_results=1)
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-        _INITIALISED.add(uri)
+        with file_lock(Path(uri.removeprefix("sqlite:///") + ".lock")):
+            mlflow.MlflowClient().search_experiments(max_results=1)
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
-        if settings.tracking_uri() not in _CHECKED:
-            _CHECKED.add(settings.tracking_uri())
+        if first:
             close_orphaned_runs(experiment.experiment_id)
         return experiment.experiment_id
     location = None
-    if settings.tracking_uri().startswith("sqlite:"):  # local store: keep artifacts beside it
+    if uri.startswith("sqlite:"):  # local store: keep artifacts beside it
         location = (settings.home() / "mlartifacts").as_uri()
     try:
         return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
