@@ -73,8 +73,7 @@ class LengthBatchSampler(Sampler[list[int]]):
     ) -> None:
         self.lengths, self.secondary = list(lengths), secondary
         self.batch_size, self.shuffle, self.seed, self.epoch = batch_size, shuffle, seed, 0
-        # The number of batches depends only on the length histogram, not on the shuffle.
-        self._count = len(length_batches(self.lengths, batch_size))
+        self._count: int | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -86,4 +85,8 @@ class LengthBatchSampler(Sampler[list[int]]):
         yield from length_batches(self.lengths, self.batch_size, generator, self.secondary)
 
     def __len__(self) -> int:
+        # Counted when asked (the training loop builds a sampler every epoch): the number of
+        # batches depends only on the length histogram, not on the shuffle.
+        if self._count is None:
+            self._count = len(length_batches(self.lengths, self.batch_size))
         return self._count

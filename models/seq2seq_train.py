@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .batching import length_batches
 from .data import PairDataset, collate_pairs
 from .seq2seq import Seq2Seq
 from .train import TrainConfig, TrainResult, fit, make_loader
@@ -109,10 +110,8 @@ def generate(
     device = next(model.parameters()).device
     model.eval()
     out: list[list[int]] = [[] for _ in sources]
-    # Questions of similar length together (little padding), answers put back in order.
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
+    # Questions batched by length, as in training (no padding), answers put back in order.
+    for rows in length_batches([max(len(s), 1) for s in sources], batch_size):
         src, lengths, _, _ = collate_pairs([(sources[i] or [1], []) for i in rows])  # 1 = <unk>
         src = src.to(device)
         if beam == 1:
