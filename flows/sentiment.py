@@ -58,10 +58,7 @@ def _log_variant(
         "korflow.fasttext_run_id": fasttext["run_id"] if fasttext else "none",
         "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
     }
-    if fasttext and fasttext.get("nondeterministic"):
-        tags[tracking.NONDETERMINISTIC] = (
-            f"starts from FastText run {fasttext['run_id']}: {fasttext['nondeterministic']}"
-        )
+    tags.update(tracking.inherited_nondeterminism(fasttext))
     record = tracking.flow_record(
         "sentiment", cfg, mirror, embeddings=[variant], register_model=False
     )

@@ -54,10 +54,7 @@ def _log_run(
         "korflow.fasttext_run_id": fasttext["run_id"] if fasttext else "none",
         "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
     }
-    if fasttext and fasttext.get("nondeterministic"):
-        tags[tracking.NONDETERMINISTIC] = (
-            f"starts from FastText run {fasttext['run_id']}: {fasttext['nondeterministic']}"
-        )
+    tags.update(tracking.inherited_nondeterminism(fasttext))
     record = tracking.flow_record(
         "seq2seq", cfg, mirror, attentions=[attention], register_model=False
     )

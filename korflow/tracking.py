@@ -52,6 +52,15 @@ TRACKED_PACKAGES = (
 # prints the reason and leaves its metrics out of the exact comparison.
 NONDETERMINISTIC = "korflow.nondeterministic"
 
+
+def inherited_nondeterminism(fasttext: Mapping[str, Any] | None) -> dict[str, str]:
+    """The tag for a run that starts from FastText vectors which cannot repeat bit for bit."""
+    if not fasttext or not fasttext.get("nondeterministic"):
+        return {}
+    why = f"starts from FastText run {fasttext['run_id']}: {fasttext['nondeterministic']}"
+    return {NONDETERMINISTIC: why}
+
+
 _SET_UP: set[str] = set()  # tracking URIs this process has prepared (store, orphaned runs)
 
 
