@@ -24,8 +24,11 @@ NO_ANSWER = "무슨 말인지 잘 모르겠어요."
 class ChatPredictor:
     def __init__(self, config: dict, vocab: Vocab, state: dict[str, torch.Tensor]) -> None:
         self.config, self.vocab = config, vocab
-        self.model = Seq2Seq(Seq2SeqConfig(**{**config["model"], "vocab_size": len(vocab)}))
-        self.model.load_state_dict(state)
+        # Built on the meta device and given the trained weights: loading a model draws no
+        # random numbers, so it cannot shift a training that runs beside it.
+        with torch.device("meta"):
+            self.model = Seq2Seq(Seq2SeqConfig(**{**config["model"], "vocab_size": len(vocab)}))
+        self.model.load_state_dict(state, assign=True)
         self.model.eval()
         self.clean = Cleaner(CleanConfig(**config["clean"]))
         self.unit = config["unit"]

@@ -28,8 +28,11 @@ class SentimentPredictor:
         self.config = config
         self.vocab = vocab
         model_cfg = ClassifierConfig(**{**config["model"], "vocab_size": len(vocab)})
-        self.model = TextClassifier(model_cfg)
-        self.model.load_state_dict(state)
+        # Built on the meta device and given the trained weights: loading a model draws no
+        # random numbers, so it cannot shift a training that runs beside it.
+        with torch.device("meta"):
+            self.model = TextClassifier(model_cfg)
+        self.model.load_state_dict(state, assign=True)
         self.model.eval()
         self.clean = Cleaner(CleanConfig(**config["clean"]))
         self.tokenizer = get_tokenizer(TokenizerConfig(**config["tokenizer"]))
