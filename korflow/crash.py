@@ -28,13 +28,17 @@ def owner_tags() -> dict[str, str]:
 
 
 def alive(pid: int) -> bool:
+    """Running: a zombie (dead, not yet reaped by a parent that may never reap it) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def children(pid: int | None = None) -> list[int]:
