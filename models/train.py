@@ -84,17 +84,22 @@ def make_loader(
     """Batches of ``data``: length-aware when the dataset knows its lengths (shuffled from
     ``shuffle_seed``, in length order without one), else plain (shuffled) random batches."""
     pin = device.type == "cuda"
+    # A private generator even when nothing is shuffled: a DataLoader without one draws its
+    # base seed from torch's global RNG on every pass, which shifted the dropout masks of a
+    # training running beside it (another stage's evaluation broke exact reproduction).
+    generator = torch.Generator().manual_seed(shuffle_seed or 0)
     if batching == "length" and hasattr(data, "batch_lengths"):
         lengths, secondary = data.batch_lengths()
         sampler = LengthBatchSampler(
             lengths, batch_size, shuffle_seed is not None, shuffle_seed or 0, secondary
         )
-        return DataLoader(data, batch_sampler=sampler, collate_fn=collate_fn, pin_memory=pin)
-    generator = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
+        return DataLoader(
+            data, batch_sampler=sampler, collate_fn=collate_fn, pin_memory=pin, generator=generator
+        )
     return DataLoader(
         data,
         batch_size=batch_size,
-        shuffle=generator is not None,
+        shuffle=shuffle_seed is not None,
         generator=generator,
         collate_fn=collate_fn,
         pin_memory=pin,

@@ -118,6 +118,20 @@ def test_predict_returns_dataset_order():
         assert torch.allclose(probs[i], one[0], atol=1e-6)
 
 
+@pytest.mark.parametrize("batching", ["length", "random"])
+def test_batching_never_draws_from_the_global_rng(batching):
+    # Another stage's evaluation runs beside a training in the pipeline: a pass over its
+    # batches must not move the RNG that the training's dropout draws from.
+    data = _toy()
+    before = torch.get_rng_state()
+    for loader in (
+        make_loader(data, 16, torch.device("cpu"), collate, None, batching),
+        make_loader(data, 16, torch.device("cpu"), collate, 3, batching),
+    ):
+        assert sum(len(batch[0]) for batch in loader) == len(data)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 def test_training_is_determined_by_the_seed():
     data, val = _toy(), _toy(60, 1)
     cfg = TrainConfig(epochs=2, batch_size=16, seed=7)
