@@ -23,7 +23,7 @@ from korflow import settings, tracking
 from korflow.datasets import Dataset, Shard, write_json_atomic
 from korflow.profiles import CorpusConfig, corpus_config
 from korflow.progress import progress
-from korflow.runners import on_callers_runner
+from korflow.runners import on_callers_runner, result
 from korflow.sources import NSMC, is_url
 from tasks.ingest import corpus_dir, fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
 from tasks.text import build_vocabulary, clean_shard, tokenize_shard
@@ -99,7 +99,7 @@ def corpus_flow(
         chains: dict[str, list[tuple[Any, Any]]] = {}
         datasets: dict[str, Dataset] = {}
         for future in as_completed(ingests):
-            dataset: Dataset = future.result()
+            dataset: Dataset = result(future, *files.values(), wiki_source)
             datasets[dataset.name] = dataset
             sentences = cfg.split_sentences and dataset.name == "wiki"
             chains[dataset.name] = []
@@ -113,7 +113,7 @@ def corpus_flow(
         token_futures = [t for chain in chains.values() for _, t in chain]
         with progress("clean + tokenize (shards)", total=len(token_futures)) as advance:
             for future in as_completed(token_futures):
-                future.result()
+                result(future, *(c for chain in chains.values() for c, _ in chain))
                 advance()
 
         for source in (files["train"].result(), files["test"].result(), wiki_source.result()):

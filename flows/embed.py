@@ -141,7 +141,7 @@ def embed_flow(
             cfg.projection_words,
         )
         jobs.append((unit, level, corpus_file, model, evaluation))
-    runs = []
+    runs, eval_files = [], [ws353.result(), analogy.result()]  # a missing file: its error first
     for unit, level, corpus_file, model, evaluation in jobs:
         runs.append(
             _log_model_run(
@@ -152,7 +152,7 @@ def embed_flow(
                 corpus_file.result(),
                 model.result(),
                 evaluation.result(),
-                [ws353.result(), analogy.result()],
+                eval_files,
                 mirror_arg,
             )
         )

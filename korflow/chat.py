@@ -8,6 +8,8 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 import torch
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, Schema
 
 from korean.chatbot import detokenize, to_units
 from korean.clean import CleanConfig, Cleaner
@@ -62,12 +64,20 @@ class ChatPredictor:
 
 
 class ChatPyfunc(mlflow.pyfunc.PythonModel):
-    """MLflow pyfunc: DataFrame with a ``question`` column -> DataFrame with ``answer``."""
+    """MLflow pyfunc: DataFrame with a ``question`` column -> DataFrame with ``answer``.
+    Logged from code by ``korflow.pyfunc.log_pyfunc``."""
+
+    SIGNATURE = ModelSignature(
+        inputs=Schema([ColSpec(DataType.string, "question")]),
+        outputs=Schema([ColSpec(DataType.string, "answer")]),
+    )
 
     def load_context(self, context) -> None:
         self.predictor = ChatPredictor.load(Path(context.artifacts["model_dir"]))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
         if "question" not in model_input.columns:
             raise ValueError(f"expected a 'question' column, got {list(model_input.columns)}")
         return pd.DataFrame({"answer": self.predictor.answer(model_input["question"].tolist())})

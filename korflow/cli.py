@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import crash, settings
+from .errors import one_line
 
 app = typer.Typer(
     help="Korean NLP workflow: corpus -> FastText -> LSTMs, on Prefect and MLflow.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
 
@@ -50,25 +54,82 @@ Sets = Annotated[
 Refresh = Annotated[
     bool, typer.Option("--refresh", help="Ignore cached task results and recompute.")
 ]
+ShowConfig = Annotated[
+    bool,
+    typer.Option("--show-config", help="Print the resolved settings (JSON); run nothing."),
+]
 
 
 def _prepare(refresh: bool) -> None:
     """Settings must be in the environment before Prefect and MLflow are imported."""
-    import os
-
-    settings.configure()
-    crash.clean_up_after_killed_runs(console.print)
     if refresh:
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+    settings.configure()
+    crash.clean_up_after_killed_runs(console.print)  # imports Prefect: settings come first
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+def _debug() -> bool:
+    return os.environ.get("KORFLOW_DEBUG", "0") not in ("", "0")
+
+
+def _fail(exc: Exception | str) -> None:
+    if _debug() and isinstance(exc, Exception):
+        raise exc
+    message = exc if isinstance(exc, str) else one_line(exc)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="KORFLOW_DEBUG", help="Show the traceback of a failure, not one line."
+        ),
+    ] = False,
+) -> None:
+    if debug:
+        os.environ["KORFLOW_DEBUG"] = "1"
+
+
+class _NoTraceback(logging.Filter):
+    """Prefect's own log lines of a failure, without their tracebacks (the failure's one line
+    closes the output); ``--debug`` keeps them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_tracebacks() -> None:
+    if not _debug():
+        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+            for handler in logging.getLogger(name).handlers:
+                handler.addFilter(_NoTraceback())
+
+
+def main() -> None:
+    """The console command: a failure ends with one line (what, where, how to fix) and exit
+    code 1; ``--debug`` or KORFLOW_DEBUG=1 shows the traceback instead."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the edge: every failure becomes one line
+        if _debug():
+            raise
+        message = escape(one_line(exc))
+        logging.getLogger("prefect").setLevel(logging.WARNING)  # the server's goodbye: not last
+        console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
 def _run_flow(
-    stage: str, profile: str, data_mirror: Path | None, task_runner: str | None, overrides: dict
+    stage: str,
+    profile: str,
+    data_mirror: Path | None,
+    task_runner: str | None,
+    overrides: dict,
+    show_config: bool = False,
 ) -> dict:
     """Validate the stage's config and the mirror, then run its flow on the chosen runner."""
     import importlib
@@ -76,13 +137,27 @@ def _run_flow(
     from korflow import profiles
 
     try:
-        getattr(profiles, f"{stage}_config")(profile, overrides)  # clear errors before starting
+        # Every setting checked (a pipeline's: every stage's) before any work starts.
+        resolved = getattr(profiles, f"{stage}_config")(profile, overrides)
         mirror = settings.data_mirror(data_mirror)
     except (profiles.ConfigError, FileNotFoundError) as exc:
         _fail(exc)
+    if show_config:
+        shown = resolved.model_dump(mode="json")
+        if stage == "pipeline":  # each stage's settings as that stage will see them
+            shown |= {
+                name: profiles.STAGE_CONFIGS[name](
+                    profile, resolved.stage_overrides(name)
+                ).model_dump(mode="json")
+                for name in resolved.stages
+            }
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+        raise typer.Exit(0)
     from korflow.runners import task_runner as make_runner
 
     flow = getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
+    crash.handle_sigterm()  # now that Prefect is imported: its SIGTERM bridge too
+    _quiet_tracebacks()
     if stage != "pipeline":  # the pipeline passes the runner on to its stages itself
         flow = flow.with_options(task_runner=make_runner(task_runner))
     return flow(profile=profile, data_mirror=str(mirror) if mirror else None, overrides=overrides)
@@ -95,11 +170,11 @@ def _print_run_ids(result: dict) -> None:
         print(run["run_id"])
 
 
-def _overrides(pairs: list[str] | None) -> dict:
+def _overrides(pairs: list[str] | None, stage: str | None = None) -> dict:
     from korflow.profiles import ConfigError, parse_overrides
 
     try:
-        return parse_overrides(pairs or [])
+        return parse_overrides(pairs or [], stage)
     except ConfigError as exc:
         _fail(exc)
 
@@ -122,17 +197,18 @@ def corpus(
     ] = False,
     set_: Sets = None,
     refresh: Refresh = False,
+    show_config: ShowConfig = False,
 ) -> None:
     """Ingest NSMC and Korean Wikipedia, clean, tokenize into morphemes; track it in MLflow."""
     _prepare(refresh)
-    overrides = _overrides(set_)
+    overrides = _overrides(set_, "corpus")
     if wiki_source:
         overrides["wiki_source"] = wiki_source
     if tokenizer:
         overrides.setdefault("tokenizer", {})["backend"] = tokenizer
     if strict:
         overrides["strict"] = True
-    _report(_run_flow("corpus", profile, data_mirror, task_runner, overrides))
+    _report(_run_flow("corpus", profile, data_mirror, task_runner, overrides, show_config))
 
 
 @app.command()
@@ -149,15 +225,16 @@ def embed(
     ] = None,
     set_: Sets = None,
     refresh: Refresh = False,
+    show_config: ShowConfig = False,
 ) -> None:
     """Train syllable- and jamo-level FastText on NSMC train + Wikipedia; evaluate; track."""
     _prepare(refresh)
-    overrides = _overrides(set_)
+    overrides = _overrides(set_, "embed")
     if level:
         overrides["levels"] = level
     if unit:
         overrides["units"] = unit
-    result = _run_flow("embed", profile, data_mirror, task_runner, overrides)
+    result = _run_flow("embed", profile, data_mirror, task_runner, overrides, show_config)
     console.print(f"\n[bold green]done[/]; corpus run {result['corpus_run_id']}")
     for run in result["runs"]:
         console.print(
@@ -175,16 +252,21 @@ def sentiment(
     data_mirror: Mirror = None,
     task_runner: Runner = None,
     embedding: Annotated[
-        str, typer.Option(help="random, syllable, jamo, or all (one run each).")
-    ] = "all",
+        str | None,
+        typer.Option(help="random, syllable, jamo, or all (one run each); default all."),
+    ] = None,
     set_: Sets = None,
     refresh: Refresh = False,
+    show_config: ShowConfig = False,
 ) -> None:
     """Train the LSTM sentiment classifier on NSMC; test; register it in MLflow."""
     _prepare(refresh)
-    overrides = _overrides(set_)
-    overrides["embeddings"] = ["random", "syllable", "jamo"] if embedding == "all" else [embedding]
-    result = _run_flow("sentiment", profile, data_mirror, task_runner, overrides)
+    overrides = _overrides(set_, "sentiment")
+    if embedding:  # a flag overrides --set only when given
+        overrides["embeddings"] = (
+            ["random", "syllable", "jamo"] if embedding == "all" else embedding.split(",")
+        )
+    result = _run_flow("sentiment", profile, data_mirror, task_runner, overrides, show_config)
     console.print(f"\n[bold green]done[/]; corpus run {result['corpus_run_id']}")
     for run in result["runs"]:
         champion = " [bold]champion[/]" if run.get("champion") else ""
@@ -214,7 +296,7 @@ def _load_pyfunc(uri: str | None, trainer: str, registered: str):
         described = _describe_model(uri)
     except Exception:  # noqa: BLE001 - the model loaded; its description is a courtesy
         described = uri
-    console.print(f"[dim]model: {described}[/]")  # stderr: stdout is for answers
+    console.print(f"[dim]model: {described}[/]", soft_wrap=True)  # stderr: stdout is for answers
     return loaded
 
 
@@ -248,15 +330,16 @@ def seq2seq(
     ] = "",
     set_: Sets = None,
     refresh: Refresh = False,
+    show_config: ShowConfig = False,
 ) -> None:
     """Train the LSTM seq2seq chatbot on the chatbot corpus; test; register it in MLflow."""
     _prepare(refresh)
-    overrides = _overrides(set_)
+    overrides = _overrides(set_, "seq2seq")
     if attention:
         overrides["attentions"] = (
             ["none", "dot", "general", "additive"] if attention == "all" else attention.split(",")
         )
-    result = _run_flow("seq2seq", profile, data_mirror, task_runner, overrides)
+    result = _run_flow("seq2seq", profile, data_mirror, task_runner, overrides, show_config)
     console.print("\n[bold green]done[/]")
     for name, scores in result["baselines"].items():
         console.print(
@@ -282,6 +365,7 @@ def pipeline(
     ] = "",
     set_: Sets = None,
     refresh: Refresh = False,
+    show_config: ShowConfig = False,
 ) -> None:
     """The whole DAG: corpus -> FastText -> sentiment, seq2seq beside it, then a report."""
     _prepare(refresh)
@@ -290,7 +374,7 @@ def pipeline(
         overrides["stages"] = stages.split(",")
     if task_runner:  # the stages' tasks go there; the stages themselves run side by side here
         overrides["task_runner"] = task_runner
-    result = _run_flow("pipeline", profile, data_mirror, None, overrides)
+    result = _run_flow("pipeline", profile, data_mirror, None, overrides, show_config)
     console.print(f"\n[bold green]done[/] in {result['seconds']:.0f} s")
     console.print(result["report"], markup=False, soft_wrap=True)
     console.print(
@@ -358,6 +442,8 @@ def reproduce(
     _prepare(True)  # recompute every task: a cache hit would prove nothing
     from korflow.reproduce import reproduce as rerun
 
+    crash.handle_sigterm()  # now that Prefect is imported: its SIGTERM bridge too
+
     try:
         record, rows = rerun(run_id, str(data_mirror) if data_mirror else None)
     except (ValueError, FileNotFoundError) as exc:
@@ -388,8 +474,6 @@ def serve(
 ) -> None:
     """Serve prefect.yaml's schedules from this process (starts and stops a local Prefect
     server itself; Ctrl-C stops both)."""
-    import os
-
     _prepare(False)
     from korflow import serve as serving
 
@@ -456,12 +540,54 @@ def predict(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
+    input_: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            help="Score a file: .csv, .tsv, .parquet, or .txt (one review a line, or a TSV "
+            "with a header such as NSMC's).",
+        ),
+    ] = None,
+    column: Annotated[str, typer.Option(help="The --input column to score.")] = "document",
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Where the scored --input goes: .parquet, .csv, .tsv or .jsonl."),
+    ] = None,
 ) -> None:
     """Label (0 negative / 1 positive) and positive probability for each input."""
+    if output and not input_:
+        _fail("--output needs --input (the file to score)")
+    if input_ and text:
+        _fail("give reviews as arguments or a file with --input, not both")
+    if input_:
+        from korflow import scoring
+
+        try:  # the file is checked before the model loads
+            table = scoring.read_input(input_, column)
+            if output:
+                scoring.check_output(output)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(exc)
     loaded = _load_pyfunc(model, "korflow sentiment", "korflow-sentiment")
     import pandas as pd
 
-    texts = text if text else [line.rstrip("\n") for line in sys.stdin]
+    if input_ and output:
+        from korflow.cpu import cpu_turn
+
+        with cpu_turn("predict", console.print):
+            scored, seconds = scoring.score(table, column, loaded.predict)
+        scoring.write_output(scored, output)
+        console.print(
+            f"scored {len(scored):,} rows in {seconds:.1f} s "
+            f"({len(scored) / max(seconds, 1e-9):,.0f} rows/s)"
+        )
+        print(output)  # stdout: where the results went
+        return
+    texts = (
+        table[column].fillna("").astype(str).tolist()
+        if input_
+        else (text or [line.rstrip("\n") for line in sys.stdin])
+    )
     result = loaded.predict(pd.DataFrame({"document": texts}))
     for doc, label, prob in zip(texts, result["label"], result["probability"], strict=True):
         if as_json:
@@ -487,6 +613,8 @@ def similar(
     topn: Annotated[int, typer.Option(help="How many neighbours.")] = 10,
 ) -> None:
     """Nearest neighbours of WORD from the latest FastText run of that level (or --model)."""
+    if not word.strip():
+        _fail("similar needs a word, e.g. `korflow similar 영화`")
     _prepare(False)
     from korean.errors import KoreanNLPError
     from korflow.embeddings import load_vectors
@@ -555,4 +683,4 @@ def tokenize(
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -66,7 +66,7 @@ def stop(pids: list[int], wait: float = 2.0) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _on_sigterm(signum, frame) -> None:
+def _start_watchdog(signum: int) -> None:
     def force() -> None:
         print("korflow: stopped (SIGTERM)", file=sys.stderr, flush=True)
         stop(children())
@@ -75,12 +75,37 @@ def _on_sigterm(signum, frame) -> None:
     watchdog = threading.Timer(GRACE_SECONDS, force)
     watchdog.daemon = True
     watchdog.start()
+
+
+def _on_sigterm(signum, frame) -> None:
+    _start_watchdog(signum)
     raise KeyboardInterrupt("SIGTERM")
 
 
+def _watched(bridge):
+    """Prefect's SIGTERM bridge, with the watchdog started first."""
+
+    def handler(signum, *args):
+        _start_watchdog(signum)
+        return bridge(signum, *args)
+
+    handler.korflow_watched = True
+    return handler
+
+
 def handle_sigterm() -> None:
+    """SIGTERM stops korflow within seconds, also while a flow runs. A flow replaces the
+    process's SIGTERM handler with Prefect's bridge, which unwinds the flow, and the unwinding
+    then waits for the task threads (a training runs on for minutes), so ours would never run:
+    the bridge itself is wrapped to start the watchdog too, once Prefect is imported (call this
+    again then: importing Prefect here would freeze its settings before the CLI sets them)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+    engine = sys.modules.get("prefect.utilities.engine")
+    bridge = getattr(engine, "_prefect_sigterm_handler", None)
+    if callable(bridge) and not getattr(bridge, "korflow_watched", False):
+        # Read by name when a flow starts (prefect 3.4-3.x): the flow installs the wrapper.
+        engine._prefect_sigterm_handler = _watched(bridge)
 
 
 PARENT_VAR = "KORFLOW_PARENT_PID"  # set by the CLI; the temporary server inherits it

@@ -6,8 +6,12 @@ a new option is added in one place (its model) and a profile names only what it 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from dataclasses import is_dataclass
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from korean.clean import CleanConfig
@@ -233,34 +237,63 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["clean.keep_digits=true", "wiki_max_docs=500"]`` -> nested dict (values as YAML-ish)."""
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def parse_overrides(pairs: list[str], stage: str | None = None) -> dict[str, Any]:
+    """``["clean.keep_digits=true", "wiki_max_docs=500"]`` -> nested dict, each value read as
+    a YAML scalar (``true``, ``3``, ``1e-3``, ``null``; anything else stays a string). On a
+    stage's own command the stage-prefixed key of ``pipeline`` works too
+    (``korflow corpus --set corpus.wiki_max_docs=200``)."""
     out: dict[str, Any] = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"override {pair!r} is not KEY=VALUE")
-        key, raw = pair.split("=", 1)
-        value: Any = raw
-        low = raw.strip().lower()
-        if low in ("true", "false"):
-            value = low == "true"
-        elif low in ("none", "null"):
-            value = None
-        else:
-            for cast in (int, float):
-                try:
-                    value = cast(raw)
-                    break
-                except ValueError:
-                    pass
-            if isinstance(value, str) and "," in raw:
-                value = [v for v in raw.split(",") if v]
+        key, eq, raw = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--set {pair!r}: write KEY=VALUE, e.g. --set train.epochs=5")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw  # not YAML (an unbalanced bracket in a path): the text itself
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-3 as text; a learning rate is a number
+        parts = key.strip().split(".")
+        if stage and parts[0] == stage and len(parts) > 1:
+            parts = parts[1:]
         node = out
-        *parents, leaf = key.strip().split(".")
-        for p in parents:
+        for p in parts[:-1]:
             node = node.setdefault(p, {})
-        node[leaf] = value
+        node[parts[-1]] = value
     return out
+
+
+def _lists_where_expected(schema: Any, data: Any) -> Any:
+    """A single value where the schema wants a list becomes that list: ``levels=jamo`` is
+    ``["jamo"]``, and ``drop_pos=J,E`` is ``["J", "E"]`` (the comma form the README shows)."""
+    if not isinstance(data, dict) or not (
+        isinstance(schema, type) and (issubclass(schema, BaseModel) or is_dataclass(schema))
+    ):
+        return data
+    hints = get_type_hints(schema)
+    out = dict(data)
+    for key, value in data.items():
+        kind = _without_none(hints.get(key))
+        if get_origin(kind) in (list, tuple) and value is not None and not isinstance(value, list):
+            out[key] = (
+                [v.strip() for v in value.split(",") if v.strip()]
+                if (isinstance(value, str))
+                else [value]
+            )
+        else:
+            out[key] = _lists_where_expected(kind, value)
+    return out
+
+
+def _without_none(kind: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if get_origin(kind) in (Union, UnionType):
+        rest = [a for a in get_args(kind) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else kind
+    return kind
 
 
 def resolve(
@@ -275,11 +308,15 @@ def resolve(
     # Start from the model's own defaults so that a partial override of a nested setting
     # (jamo.epochs=10) keeps the rest of that setting's defaults (jamo's n-gram range).
     defaults = model().model_dump()
-    merged = _merge(_merge({**defaults, "profile": profile}, profiles[profile]), overrides or {})
+    overrides = _lists_where_expected(model, overrides or {})
+    merged = _merge(_merge({**defaults, "profile": profile}, profiles[profile]), overrides)
     try:
         return model.model_validate(merged)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"  {'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
         raise ConfigError(
             f"invalid {model.__name__} for profile {profile!r}:\n" + "\n".join(lines)
         ) from None
@@ -306,7 +343,10 @@ def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> Pi
     seq2seq settings fails before hours of corpus and FastText work, not after)."""
     cfg = resolve(PipelineConfig, PIPELINE_PROFILES, profile, overrides)
     for stage in cfg.stages:
-        STAGE_CONFIGS[stage](profile, cfg.stage_overrides(stage))
+        try:
+            STAGE_CONFIGS[stage](profile, cfg.stage_overrides(stage))
+        except ConfigError as exc:
+            raise ConfigError(f"pipeline stage {stage}: {exc}") from None
     return cfg
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,7 +29,8 @@ def progress(description: str, total: float | None = None) -> Iterator[Callable[
         TextColumn("{task.fields[note]}"),
         TimeElapsedColumn(),
     ]
-    with Progress(*columns, disable=disabled, transient=False) as bar:
+    # On stderr: stdout carries only results (`RUN=$(korflow corpus …)` gets the run id).
+    with Progress(*columns, console=Console(stderr=True), disable=disabled) as bar:
         task = bar.add_task(description, total=total, note="")
 
         def advance(n: float = 1, note: str | None = None) -> None:

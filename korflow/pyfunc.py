@@ -1,17 +1,24 @@
-"""Log a model folder as an MLflow pyfunc: the project's own code travels with it, and the
+"""Log a model folder as an MLflow pyfunc, from code: MLflow runs ``korflow/model_code.py`` to
+build the PythonModel (nothing is pickled), the signature is declared by the PythonModel class
+(``SIGNATURE``), only the project modules prediction imports travel with the model, and the
 packages it imports are pinned to the versions it was trained with."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature
 
-from korflow import model_folder, settings
+from korflow import model_folder
+from korflow.imports import ROOT, code_files
 
 PACKAGES = (
     "torch",
@@ -24,20 +31,50 @@ PACKAGES = (
     "pandas",
     "mlflow",
 )
+# The file MLflow runs to build the model (models from code).
+MODEL_CODE = Path(__file__).with_name("model_code.py")
+# MLflow hands a model from code its config and takes the model it sets through module
+# globals: the pipeline's stages, in threads, log their models one at a time.
+_LOGGING = threading.Lock()
+
+
+def code_paths(files: tuple[Path, ...], root: Path) -> list[str]:
+    """Copy ``files`` under ``root`` as their packages (root/korflow/sentiment.py, ...);
+    return the top-level package folders, MLflow's ``code_paths`` for them."""
+    for path in files:
+        target = root / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return sorted(str(root / top) for top in {f.relative_to(ROOT).parts[0] for f in files})
 
 
 def log_pyfunc(
     python_model: mlflow.pyfunc.PythonModel, folder: Path, inputs: pd.DataFrame, outputs
 ) -> mlflow.models.model.ModelInfo:
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=python_model,
-        artifacts={"model_dir": str(folder)},
-        code_paths=[str(settings.PROJECT_ROOT / p) for p in ("korean", "models", "korflow")],
-        signature=infer_signature(inputs, outputs),
-        input_example=inputs,
-        pip_requirements=[f"{p}=={metadata.version(p)}" for p in PACKAGES],
-    )
+    """Log ``type(python_model)`` (a PythonModel with a ``SIGNATURE``, built with no arguments)
+    from code, with ``folder`` as its ``model_dir`` artifact and ``inputs`` as input example."""
+    cls = type(python_model)
+    signature: ModelSignature = cls.SIGNATURE
+    declared = signature.outputs.input_names()
+    if list(outputs.columns) != declared:
+        raise ValueError(f"{cls.__name__} answers {list(outputs.columns)}, declares {declared}")
+    with _LOGGING, tempfile.TemporaryDirectory() as tmp:
+        before = set(sys.path)
+        try:
+            return mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(MODEL_CODE),
+                model_config={"python_model": f"{cls.__module__}:{cls.__qualname__}"},
+                artifacts={"model_dir": str(folder)},
+                code_paths=code_paths(code_files(cls.__module__), Path(tmp)),
+                signature=signature,
+                input_example=inputs,
+                pip_requirements=[f"{p}=={metadata.version(p)}" for p in PACKAGES],
+            )
+        finally:
+            # Validating the input example loads the model here, which puts its (temporary)
+            # code folder first on sys.path: take it off again.
+            sys.path[:] = [p for p in sys.path if p in before]
 
 
 def log_model_folder(
@@ -51,7 +88,7 @@ def log_model_folder(
     predict: Callable[[Path, list[str]], pd.DataFrame],
 ) -> mlflow.models.model.ModelInfo:
     """Write a served model's folder, log its vocabulary, and log the folder as a pyfunc whose
-    signature and input example come from ``predict(folder, examples)``."""
+    input example is ``examples`` (in ``column``), checked against ``predict(folder, examples)``."""
     model_folder.write(folder, config, vocab, weights)
     mlflow.log_artifact(str(folder / "vocab.json"))
     outputs = predict(folder, examples)

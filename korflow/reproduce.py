@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from korflow import compare, settings, tracking
 
@@ -50,7 +51,14 @@ def flow_of(stage: str):
 def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[Row]]:
     """Re-run ``run_id``'s flow with its logged config; returns (record, metric rows)."""
     tracking.setup()
-    original = mlflow.get_run(run_id)
+    try:
+        original = mlflow.get_run(run_id)
+    except MlflowException:
+        raise ValueError(
+            f"no MLflow run {run_id!r} at {mlflow.get_tracking_uri()}: copy a run id from "
+            "`korflow compare` or the MLflow UI (and set MLFLOW_TRACKING_URI if the runs are "
+            "elsewhere)"
+        ) from None
     try:
         record = mlflow.artifacts.load_dict(f"runs:/{run_id}/config/flow.json")
     except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing file

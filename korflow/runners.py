@@ -45,3 +45,17 @@ def on_callers_runner(subflow):
     if context is None or context.task_runner is None:
         return subflow
     return subflow.with_options(task_runner=context.task_runner.duplicate())
+
+
+def result(future, *upstream):
+    """``future.result()``; when the task never ran because an upstream task failed, that
+    upstream's error (what the user must fix: a checksum, a missing file) instead of Prefect's
+    ``UnfinishedRun: Run is in PENDING state``."""
+    from prefect.exceptions import UnfinishedRun
+
+    try:
+        return future.result()
+    except UnfinishedRun:
+        for other in upstream:
+            other.result()
+        raise

@@ -12,6 +12,8 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 import torch
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, Schema
 
 from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
@@ -66,12 +68,20 @@ class SentimentPredictor:
 
 
 class SentimentPyfunc(mlflow.pyfunc.PythonModel):
-    """MLflow pyfunc: DataFrame with a ``document`` column -> ``label`` (0/1), ``probability``."""
+    """MLflow pyfunc: DataFrame with a ``document`` column -> ``label`` (0/1), ``probability``
+    (of positive). Logged from code by ``korflow.pyfunc.log_pyfunc``."""
+
+    SIGNATURE = ModelSignature(
+        inputs=Schema([ColSpec(DataType.string, "document")]),
+        outputs=Schema([ColSpec(DataType.long, "label"), ColSpec(DataType.double, "probability")]),
+    )
 
     def load_context(self, context) -> None:
         self.predictor = SentimentPredictor.load(Path(context.artifacts["model_dir"]))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
         if "document" not in model_input.columns:
             raise ValueError(f"expected a 'document' column, got {list(model_input.columns)}")
         return self.predictor.predict(model_input["document"].tolist())

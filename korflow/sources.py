@@ -88,6 +88,22 @@ def http_session(retries: int = 5) -> requests.Session:
     return session
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A network error that a later try may not meet (connection, timeout, 429 or 5xx);
+    a checksum mismatch, a missing file or a malformed input fails the same way every time."""
+    if isinstance(exc, requests.HTTPError):
+        status = exc.response.status_code if exc.response is not None else 0
+        return status == 429 or status >= 500
+    return isinstance(
+        exc,
+        (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ),
+    )
+
+
 def verify(path: Path, expected: str | None, algo: str = "sha256") -> str:
     """Return the file's digest; raise ChecksumMismatch naming the file and both digests."""
     actual = sha256_file(path) if algo == "sha256" else _digest(path, algo)

@@ -26,8 +26,12 @@ from mlflow.data.sources import LocalArtifactDatasetSource
 
 from . import crash, settings
 from .datasets import file_lock
+from .errors import ERROR_TAG, one_line
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
+# The experiment's kind for MLflow 3's UI: model training, so it opens on the runs (an
+# experiment without it may open on the GenAI overview, traces and evaluations).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 TRACKED_PACKAGES = (
     "korflow",
     "prefect",
@@ -80,15 +84,26 @@ def setup() -> str:
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
         if first:
+            mark_kind(experiment)
             close_orphaned_runs(experiment.experiment_id)
         return experiment.experiment_id
     location = None
     if uri.startswith("sqlite:"):  # local store: keep artifacts beside it
         location = (settings.home() / "mlartifacts").as_uri()
     try:
-        return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+        return mlflow.create_experiment(
+            EXPERIMENT, artifact_location=location, tags=EXPERIMENT_KIND
+        )
     except mlflow.exceptions.MlflowException:  # created concurrently
         return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+
+
+def mark_kind(experiment) -> None:
+    """Give an experiment created before korflow set its kind that kind (a kind chosen in the
+    UI stays)."""
+    for key, value in EXPERIMENT_KIND.items():
+        if key not in experiment.tags:
+            mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
 
 
 def code_version() -> dict[str, str]:
@@ -253,4 +268,8 @@ def stage_run(
             },
             "config/environment.json",
         )
-        yield run
+        try:
+            yield run
+        except BaseException as exc:  # the run ends FAILED saying why, as the CLI does
+            mlflow.set_tag(ERROR_TAG, one_line(exc)[:5000])
+            raise

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .checks import check_ranges
+
 
 @dataclass(frozen=True)
 class ClassifierConfig:
@@ -41,6 +43,14 @@ class ClassifierConfig:
             raise ValueError(f"pooling must be last, mean, max or attention, not {self.pooling!r}")
         if self.num_layers not in (1, 2):
             raise ValueError(f"num_layers must be 1 or 2, not {self.num_layers}")
+        check_ranges(
+            self,
+            at_least_one=("embed_dim", "hidden_size"),
+            non_negative=("vocab_size",),
+            below_one=("dropout", "token_dropout"),
+        )
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, not {self.num_classes}")
 
 
 def load_embedding(layer: nn.Embedding, matrix: torch.Tensor | None, freeze: bool) -> None:

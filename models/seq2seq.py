@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .checks import check_ranges
 from .classifier import load_embedding
 
 ATTENTIONS = ("none", "dot", "general", "additive")
@@ -40,6 +41,12 @@ class Seq2SeqConfig:
     def __post_init__(self) -> None:
         if self.attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {self.attention!r}")
+        check_ranges(
+            self,
+            at_least_one=("embed_dim", "hidden_size", "num_layers"),
+            non_negative=("vocab_size",),
+            below_one=("dropout",),
+        )
         if self.hidden_size % 2:
             raise ValueError(
                 f"hidden_size must be even (two encoder directions): {self.hidden_size}"

@@ -31,6 +31,11 @@ class Seq2SeqTrainConfig(TrainConfig):
     label_smoothing: float = 0.1
     teacher_forcing: float = 1.0  # probability of feeding the reference token at each step
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.teacher_forcing <= 1:
+            raise ValueError(f"teacher_forcing must be in [0, 1], not {self.teacher_forcing}")
+
 
 def _token_loss(model: Seq2Seq, batch, smoothing: float, teacher_forcing: float = 1.0):
     src, lengths, tgt_in, tgt_out = batch

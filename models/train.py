@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .batching import LengthBatchSampler
+from .checks import check_ranges
 from .data import collate
 
 
@@ -49,6 +50,15 @@ class TrainConfig:
     amp: bool = True  # mixed precision, on CUDA only
     seed: int = 42
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            self,
+            at_least_one=("epochs", "batch_size", "patience"),
+            positive=("lr", "clip_norm"),
+            non_negative=("weight_decay",),
+            below_one=("label_smoothing",),
+        )
 
 
 @dataclass

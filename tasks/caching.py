@@ -10,7 +10,6 @@ results, and only its. Files named in settings (a stop-word list) are keyed by t
 
 from __future__ import annotations
 
-import ast
 import hashlib
 from dataclasses import dataclass
 from functools import cache
@@ -20,59 +19,14 @@ from typing import Any
 
 from prefect.cache_policies import INPUTS, CachePolicy
 
-_ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = ("korean", "models", "korflow", "tasks", "flows")
-
-
-def _module_file(name: str) -> Path | None:
-    base = _ROOT.joinpath(*name.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
-
-
-def _imports(name: str, path: Path) -> set[str]:
-    """Project modules that ``path`` (module ``name``) imports, with their packages."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: from . import x, from .data import y
-                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parent, *([node.module] if node.module else [])])
-            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-    out = set()
-    for module in found:
-        parts = module.split(".")
-        if parts[0] in PROJECT_PACKAGES:  # the module and the packages it runs on import
-            out |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
-    return out
-
-
-@cache
-def code_files(module: str) -> tuple[Path, ...]:
-    """The project's source files that ``module`` runs: itself and what it imports."""
-    seen: dict[str, Path] = {}
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        path = None if name in seen else _module_file(name)
-        if path is None:
-            continue
-        seen[name] = path
-        todo += sorted(_imports(name, path) - set(seen))
-    return tuple(sorted(set(seen.values())))
+from korflow.imports import PROJECT_PACKAGES, ROOT, code_files  # noqa: F401 - re-exported
 
 
 @cache
 def code_digest(module: str) -> str:
     digest = hashlib.sha256()
     for file in code_files(module):
-        digest.update(str(file.relative_to(_ROOT)).encode())
+        digest.update(str(file.relative_to(ROOT)).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
 

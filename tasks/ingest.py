@@ -24,11 +24,24 @@ NSMC_SCHEMA = pa.schema(
 WIKI_SCHEMA = pa.schema([("doc_id", pa.string()), ("title", pa.string()), ("text", pa.string())])
 
 
+def _network_error(task, task_run, state) -> bool:
+    """Retry a fetch only after a network error: a deterministic failure fails at once."""
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - classified, not handled
+        return sources.is_transient(exc)
+    return False
+
+
+# Waits for a flaky network; a checksum mismatch or a missing file is not retried.
+FETCH_RETRIES = dict(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_network_error)
+
+
 def corpus_dir(*parts: str) -> Path:
     return settings.home().joinpath("corpus", *parts)
 
 
-@task(retries=3, retry_delay_seconds=[5, 30, 120])
+@task(**FETCH_RETRIES)
 def fetch_file(
     name: str, remote: sources.RemoteFile, mirror: str | None, path: str | None = None
 ) -> SourceFile:
@@ -63,6 +76,12 @@ def ingest_nsmc(
             table = parse_nsmc(f, name=source.path, strict=strict)
         limit = max_rows.get(split)
         n = min(len(table), limit) if limit else len(table)
+        if n == 0:  # refused here, not by a training that finds nothing to learn from hours later
+            skipped = ", ".join(f"{c} {r}" for r, c in table.skipped.items()) or "none skipped"
+            raise ValueError(
+                f"{source.path}: the NSMC {split} split has 0 usable rows ({skipped}); give a "
+                "file of tab-separated id, document, label rows under a header line"
+            )
         for reason, count in table.skipped.items():
             logger.warning("%s: skipped %d malformed rows (%s)", source.path, count, reason)
         stats[split] = {
@@ -87,7 +106,7 @@ def ingest_nsmc(
     return Dataset(name="nsmc", shards=shards, stats=stats)
 
 
-@task(retries=3, retry_delay_seconds=[5, 30, 120])
+@task(**FETCH_RETRIES)
 def locate_wiki(source: str | None, mirror: str | None, capped: bool) -> SourceFile:
     """Resolve the Wikipedia input and its digest.
 

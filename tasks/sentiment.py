@@ -83,7 +83,7 @@ def embedding_matrix(data: dict, model_path: str, model_sha256: str, level: str)
     vectors = KoreanVectors.load(model_path, level)
     matrix = torch.zeros(len(vocab), vectors.kv.vector_size)
     for i, token in enumerate(vocab.itos[2:], start=2):
-        matrix[i] = torch.from_numpy(vectors.vector(token))
+        matrix[i] = torch.as_tensor(vectors.vector(token).copy())  # gensim arrays are read-only
     matrix[vocab.unk_id] = matrix[2:].mean(0)  # unknown tokens start at the average vector
     path = Path(data["dir"]) / f"embedding-{level}-{model_sha256[:16]}.pt"
     torch.save(matrix, path)

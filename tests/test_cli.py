@@ -9,15 +9,16 @@ import sys
 from tests.conftest import FIXTURES
 
 
-def korflow(*args, home, timeout=300):
-    env = {**os.environ, "KORFLOW_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("PREFECT_API_URL", None)
+def korflow(*args, home, env=None, timeout=300):
+    """``korflow ARGS`` with its own home (MLflow store, Prefect), plus ``env``."""
+    full = {**os.environ, "KORFLOW_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
+    full.pop("MLFLOW_TRACKING_URI", None)
+    full.pop("PREFECT_API_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "korflow.cli", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env={**full, **(env or {})},
         timeout=timeout,
     )
 

@@ -1,0 +1,18 @@
+"""How a failure reads at the user's edge: one line that names the thing and the fix."""
+
+from __future__ import annotations
+
+ERROR_TAG = "korflow.error"  # the same line on the FAILED MLflow run
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: its message (a multi-line one joined with "; "), and its type
+    when the message alone does not say what went wrong."""
+    parts = [part.strip() for part in str(exc).splitlines() if part.strip()]
+    text = "".join(
+        p + ("" if i == len(parts) - 1 else " " if p.endswith(":") else "; ")
+        for i, p in enumerate(parts)
+    )
+    if not text or isinstance(exc, (KeyError, AttributeError)):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text
