@@ -11,6 +11,7 @@ model with a better validation accuracy.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,14 @@ def _log_variant(
     cfg: SentimentConfig,
     variant: str,
     data: dict,
-    result: dict,
+    train: Callable[[str], dict],
     fasttext: dict | None,
     corpus: dict,
     predictor_config: dict,
     mirror: str | None,
 ) -> dict[str, Any]:
+    """The variant's MLflow run, with ``train(run_id)`` inside it: the epochs are logged as they
+    end, so a run stopped mid-training keeps what it reached (and ends FAILED)."""
     config = {
         "embedding": variant,
         "min_freq": cfg.min_freq,
@@ -48,7 +51,6 @@ def _log_variant(
         "max_len": cfg.max_len,
         "val_fraction": cfg.val_fraction,
         "split_seed": cfg.split_seed,
-        "model": result["model"],
         "train": asdict(cfg.train),
         "fasttext_run_id": fasttext["run_id"] if fasttext else "none",
     }
@@ -75,10 +77,8 @@ def _log_variant(
                 "evaluation" if split == "test" else "training",
                 rows=data["sizes"][split],
             )
-        for epoch in result["history"]:
-            mlflow.log_metrics(
-                {f"epoch_{k}": v for k, v in epoch.items() if k != "epoch"}, step=epoch["epoch"]
-            )
+        result = train(run.info.run_id)
+        tracking.log_training(run.info.run_id, config, result)
         history = result["history"]
         mlflow.log_metrics(
             {
@@ -159,9 +159,12 @@ def sentiment_flow(
         matrix = (
             embedding_matrix(data, ft["model_path"], ft["model_sha256"], variant) if ft else None
         )
-        result = train_classifier(data, matrix, cfg.model, cfg.train, variant)
+
+        def train(run_id: str, matrix=matrix, variant=variant) -> dict:
+            return train_classifier(data, matrix, cfg.model, cfg.train, variant, run_id)
+
         summaries.append(
-            _log_variant(cfg, variant, data, result, ft, corpus, predictor_config, mirror_arg)
+            _log_variant(cfg, variant, data, train, ft, corpus, predictor_config, mirror_arg)
         )
         get_run_logger().info("sentiment %s: %s", variant, summaries[-1])
     return {

@@ -8,6 +8,7 @@ pyfunc model (question in, answer out) registered as ``korflow-seq2seq``; the
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,16 @@ def _log_run(
     data: dict,
     source: Any,
     baselines: dict,
-    result: dict,
+    attention: str,
+    train: Callable[[str], dict],
     fasttext: dict | None,
     predictor_config: dict,
     mirror: str | None,
 ) -> dict[str, Any]:
-    attention = result["model"]["attention"]
+    """The variant's MLflow run, with ``train(run_id)`` inside it: the epochs are logged as they
+    end, so a run stopped mid-training keeps what it reached (and ends FAILED)."""
     config = {
-        **cfg.model_dump(exclude={"attentions", "corpus", "embed", "fasttext_models"}),
-        "model": result["model"],
+        **cfg.model_dump(exclude={"attentions", "corpus", "embed", "fasttext_models", "model"}),
         "fasttext_run_id": fasttext["run_id"] if fasttext else "none",
     }
     tags = {
@@ -65,10 +67,8 @@ def _log_run(
         tracking.log_input_file(
             "chatbot", source.path, source.sha256, "training", rows=sum(data["sizes"].values())
         )
-        for epoch in result["history"]:
-            mlflow.log_metrics(
-                {f"epoch_{k}": v for k, v in epoch.items() if k != "epoch"}, step=epoch["epoch"]
-            )
+        result = train(run.info.run_id)
+        tracking.log_training(run.info.run_id, config, result)
         history = result["history"]
         duplicates = data["duplicates"]
         mlflow.log_metrics(
@@ -182,22 +182,35 @@ def seq2seq_flow(
     logger.info("baselines on the test split: %s", baselines)
     summaries = []
     for attention in cfg.attentions:  # one at a time: each training uses every core
-        model_cfg = replace(cfg.model, attention=attention)
-        result = train_chat_model(
-            data,
-            matrix,
-            model_cfg,
-            cfg.train,
-            cfg.beam,
-            cfg.length_penalty,
-            cfg.max_answer_len,
-            cfg.samples,
-            cfg.no_repeat_ngram,
-            cfg.min_answer_len,
-            cfg.monitor,
-        )
+
+        def train(run_id: str, attention=attention) -> dict:
+            return train_chat_model(
+                data,
+                matrix,
+                replace(cfg.model, attention=attention),
+                cfg.train,
+                cfg.beam,
+                cfg.length_penalty,
+                cfg.max_answer_len,
+                cfg.samples,
+                cfg.no_repeat_ngram,
+                cfg.min_answer_len,
+                cfg.monitor,
+                run_id,
+            )
+
         summaries.append(
-            _log_run(cfg, data, source, baselines, result, fasttext, predictor_config, mirror_arg)
+            _log_run(
+                cfg,
+                data,
+                source,
+                baselines,
+                attention,
+                train,
+                fasttext,
+                predictor_config,
+                mirror_arg,
+            )
         )
         logger.info("seq2seq %s: %s", attention, summaries[-1])
     return {

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+
 ERROR_TAG = "korflow.error"  # the same line on the FAILED MLflow run
 
 
 def one_line(exc: BaseException) -> str:
     """``exc`` as one line: its message (a multi-line one joined with "; "), and its type
     when the message alone does not say what went wrong."""
+    number = getattr(exc, "signal", None)  # Prefect's TerminationSignal: SIGTERM during a flow
+    if isinstance(number, int):
+        return f"stopped by {signal.Signals(number).name}"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"stopped by {exc}" if str(exc) else "interrupted (Ctrl-C)"
     parts = [part.strip() for part in str(exc).splitlines() if part.strip()]
     text = "".join(
         p + ("" if i == len(parts) - 1 else " " if p.endswith(":") else "; ")

@@ -26,6 +26,7 @@ from mlflow.data.sources import LocalArtifactDatasetSource
 
 from . import crash, settings
 from .datasets import file_lock
+from .epoch_log import log_missing_epochs
 from .errors import ERROR_TAG, one_line
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
@@ -213,6 +214,15 @@ def close_orphaned_runs(experiment_id: str) -> list[str]:
     if closed:
         print(f"korflow: {len(closed)} run(s) of killed processes marked FAILED", file=sys.stderr)
     return closed
+
+
+def log_training(run_id: str, config: Mapping[str, Any], result: Mapping[str, Any]) -> None:
+    """After a training inside ``run_id``: its model's settings (known once built: vocabulary
+    and embedding sizes) as params and in the resolved config, and the epochs it did not log
+    as they ended (a cached result, the epochs before a resume)."""
+    mlflow.log_params({k: str(v)[:6000] for k, v in flatten({"model": result["model"]}).items()})
+    mlflow.log_dict({**config, "model": result["model"]}, "config/resolved.json")
+    log_missing_epochs(run_id, result)
 
 
 @contextmanager

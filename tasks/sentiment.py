@@ -16,6 +16,7 @@ from korean.embeddings import KoreanVectors
 from korflow import settings
 from korflow.cpu import cpu_turn
 from korflow.datasets import Shard, digest_of
+from korflow.epoch_log import log_epoch
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import Vocab, load_tensors, save_tensors
 from models.train import TrainConfig, pick_device, predict, train
@@ -24,6 +25,8 @@ from .caching import data_cache
 from .checkpoints import checkpoint_dir, finished
 
 SENTIMENT_CACHE = data_cache("torch", "gensim")
+# A training's result does not depend on the MLflow run its epochs are logged to.
+TRAIN_CACHE = data_cache("torch", "gensim", exclude=("run_id",))
 
 
 def sentiment_dir(*parts: str) -> Path:
@@ -90,15 +93,17 @@ def embedding_matrix(data: dict, model_path: str, model_sha256: str, level: str)
     return str(path)
 
 
-@task(cache_policy=SENTIMENT_CACHE, persist_result=True)
+@task(cache_policy=TRAIN_CACHE, persist_result=True)
 def train_classifier(
     data: dict,
     embedding: str | None,
     model_cfg: ClassifierConfig,
     train_cfg: TrainConfig,
     name: str,
+    run_id: str | None = None,
 ) -> dict:
-    """Train (resuming from the last checkpoint of an interrupted run), then test once."""
+    """Train (resuming from the last checkpoint of an interrupted run), then test once; each
+    epoch's metrics go to the MLflow run ``run_id`` as the epoch ends."""
     logger = get_run_logger()
     folder = Path(data["dir"])
     train_set, _ = load_tensors(folder / "train.pt")
@@ -114,7 +119,12 @@ def train_classifier(
         "runs", f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}"
     )
 
+    live: list[int] = []
+
     def report(log: dict) -> None:
+        if run_id:
+            log_epoch(run_id, log)
+            live.append(log["epoch"])
         logger.info(
             "%s epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0f s",
             name,
@@ -164,4 +174,6 @@ def train_classifier(
             "test_f1": float(f1),
         },
         "confusion": confusion_matrix(labels.numpy(), preds, labels=[0, 1]).tolist(),
+        "live_run_id": run_id,
+        "live_epochs": live,
     }

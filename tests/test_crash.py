@@ -13,6 +13,7 @@ import mlflow
 import pytest
 
 from korflow import crash, tracking
+from tests.conftest import FIXTURES
 
 # A korflow-like command: the CLI's start-up, then a flow whose task (a stand-in for a training
 # in a worker thread) outlives the main thread, on Prefect's temporary server.
@@ -108,3 +109,48 @@ def test_a_server_orphaned_by_kill_9_is_stopped_by_the_next_start():
     assert server in crash.orphaned_servers()
     crash.stop(crash.orphaned_servers())  # ... what the next korflow command does first
     assert not crash.alive(server)
+
+
+@pytest.mark.slow
+def test_a_training_stopped_by_sigterm_keeps_the_epochs_it_reached(tmp_path):
+    # `korflow sentiment` on the small inputs, with more epochs than it will ever reach.
+    dump = tmp_path / "kowiki.xml"
+    dump.write_bytes((FIXTURES / "kowiki-tiny.xml").read_bytes())
+    sets = {
+        "corpus.nsmc_files.train": FIXTURES / "nsmc-train.txt",
+        "corpus.nsmc_files.test": FIXTURES / "nsmc-test.txt",
+        "corpus.wiki_source": dump,
+        "model.embed_dim": 8,
+        "model.hidden_size": 8,
+        "train.epochs": 1_000_000,
+        "train.patience": 1_000_000,
+        "train.batch_size": 2,
+        "min_freq": 1,
+        "val_fraction": 0.2,
+    }
+    args = [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
+    unset = ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env |= {"KORFLOW_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "korflow.cli", "sentiment", "--embedding", "random", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for line in proc.stderr:  # until the third epoch has ended
+        if "random epoch 3/" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.stderr.read()
+    assert proc.wait(60) != 0
+    store = f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=store)
+    [run] = client.search_runs(
+        [client.get_experiment_by_name("korflow").experiment_id],
+        "tags.`korflow.stage` = 'sentiment'",
+    )
+    assert run.info.status == "FAILED"
+    assert "SIGTERM" in run.data.tags["korflow.error"]
+    reached = client.get_metric_history(run.info.run_id, "epoch_train_loss")
+    assert len(reached) >= 3 and sorted(m.step for m in reached)[:3] == [1, 2, 3]

@@ -1,0 +1,26 @@
+"""Per-epoch metrics on a training's MLflow run as each epoch ends, so a run stopped
+mid-training (SIGTERM, kill -9, a crash) keeps what it reached; the epochs a training did not
+log live (a cached result, the epochs before a resume) are logged afterwards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+
+
+def log_epoch(run_id: str, log: Mapping[str, float]) -> None:
+    """One epoch's metrics as ``epoch_<name>`` at step = epoch (any thread: explicit run id)."""
+    now, step = int(time.time() * 1000), int(log["epoch"])
+    metrics = [Metric(f"epoch_{k}", float(v), now, step) for k, v in log.items() if k != "epoch"]
+    MlflowClient().log_batch(run_id, metrics=metrics)
+
+
+def log_missing_epochs(run_id: str, result: Mapping) -> None:
+    """The epochs of ``result["history"]`` that its training did not log live to ``run_id``."""
+    live = set(result.get("live_epochs", ())) if result.get("live_run_id") == run_id else set()
+    for log in result["history"]:
+        if log["epoch"] not in live:
+            log_epoch(run_id, log)
