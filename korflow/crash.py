@@ -3,9 +3,10 @@
 - SIGTERM unwinds the main thread like Ctrl-C (its MLflow runs end FAILED, Prefect marks the
   flow run crashed); if worker threads (a training, gensim) keep the process alive, a watchdog
   stops the child processes (the temporary Prefect server) and exits within seconds.
-- A process killed outright (kill -9, out of memory) runs no code: the next korflow start
-  closes the MLflow runs it left RUNNING as FAILED (runs are tagged with host and pid) and
-  stops the temporary Prefect server it orphaned.
+- A process killed outright (kill -9, out of memory) runs no code: a small watcher process,
+  started beside every command, stops the temporary Prefect server it orphaned within a second;
+  the next korflow start closes the MLflow runs it left RUNNING as FAILED (runs are tagged with
+  host and pid) and stops any server that outlived its watcher too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -118,23 +120,56 @@ def orphaned_servers() -> list[int]:
         try:
             if _SERVER not in (proc / "cmdline").read_bytes().decode(errors="replace"):
                 continue
-            environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        for entry in environ:
-            if entry.startswith(f"{PARENT_VAR}=".encode()):
-                parent = int(entry.split(b"=", 1)[1] or 0)
-                if parent and not alive(parent):
-                    found.append(int(proc.name))
+        parent = _parent_of_server(int(proc.name))
+        if parent and not alive(parent):
+            found.append(int(proc.name))
     return found
 
 
 def clean_up_after_killed_runs(log=print) -> None:
-    """At a korflow command's start: stop servers orphaned by killed korflow commands, and
-    mark this process as the parent of the server it may start."""
+    """At a korflow command's start: stop servers orphaned by killed korflow commands, mark
+    this process as the parent of the server it may start, and start its watcher."""
     orphans = orphaned_servers()
     if orphans:
         stop(orphans)
         log(f"korflow: stopped {len(orphans)} temporary Prefect server(s) left by a killed run")
     os.environ[PARENT_VAR] = str(os.getpid())
     handle_sigterm()
+    start_watcher()
+
+
+def start_watcher() -> subprocess.Popen:
+    """A small process (no imports beyond the standard library) that outlives this one if it
+    is killed outright (kill -9, out of memory) and then stops the server it left."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "korflow.crash", str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # not in the killed command's process group
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+def watch(parent: int, every: float = 0.5) -> None:
+    """Wait for ``parent`` to end, then stop the temporary Prefect servers it left running."""
+    while alive(parent):
+        time.sleep(every)
+    stop([pid for pid in orphaned_servers() if _parent_of_server(pid) == parent])
+
+
+def _parent_of_server(pid: int) -> int:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return 0
+    for entry in environ:
+        if entry.startswith(f"{PARENT_VAR}=".encode()):
+            return int(entry.split(b"=", 1)[1] or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    watch(int(sys.argv[1]))

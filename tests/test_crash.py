@@ -98,14 +98,48 @@ def test_sigterm_is_honoured_within_seconds_and_stops_the_server():
     assert not crash.alive(server), "the temporary Prefect server outlived its korflow"
 
 
+def _watcher_of(proc: subprocess.Popen) -> int:
+    [watcher] = [
+        int(p.name)
+        for p in Path("/proc").glob("[0-9]*")
+        if _cmdline(p) == [sys.executable, "-m", "korflow.crash", str(proc.pid)]
+    ]
+    return watcher
+
+
+def _cmdline(proc: Path) -> list[str]:
+    try:
+        return proc.joinpath("cmdline").read_text().split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while crash.alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not crash.alive(pid)
+
+
 @pytest.mark.slow
-def test_a_server_orphaned_by_kill_9_is_stopped_by_the_next_start():
+def test_kill_9_leaves_no_server_behind():
     proc = _start(HANGING_FLOW)
     assert proc.stdout.readline().strip() == "started"
     server = _server_of(proc)
+    proc.send_signal(signal.SIGKILL)  # nothing in the killed process can stop its server ...
+    proc.wait(10)
+    assert _gone_within(server, 10), "the watcher did not stop the orphaned server"
+
+
+@pytest.mark.slow
+def test_a_server_that_outlived_its_watcher_is_stopped_by_the_next_start():
+    proc = _start(HANGING_FLOW)
+    assert proc.stdout.readline().strip() == "started"
+    server = _server_of(proc)
+    os.kill(_watcher_of(proc), signal.SIGKILL)  # the whole lot killed (the OOM killer, say)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    assert crash.alive(server)  # nothing in a killed process can stop it ...
+    assert crash.alive(server)
     assert server in crash.orphaned_servers()
     crash.stop(crash.orphaned_servers())  # ... what the next korflow command does first
     assert not crash.alive(server)
