@@ -3,6 +3,7 @@ search, next to the most-frequent-answer and retrieval baselines, on the same te
 
     KORFLOW_HOME=... KORFLOW_DATA_MIRROR=... python benchmarks/seq2seq.py run additive
     KORFLOW_HOME=... KORFLOW_DATA_MIRROR=... python benchmarks/seq2seq.py all [--attentions ...]
+    KORFLOW_HOME=... python benchmarks/seq2seq.py table RUN_ID ...   # runs of `korflow seq2seq`
 
 Each variant trains in a fresh process (its own peak RSS); ``--set KEY=VALUE`` overrides the
 profile as on the command line (e.g. ``--set train.epochs=10``).
@@ -51,27 +52,41 @@ def run(attention: str, sets: list[str]) -> dict:
     }
 
 
+def logged(run_id: str) -> dict:
+    """A row of the table from a logged seq2seq run (what `korflow seq2seq` wrote)."""
+    from korflow import settings
+
+    settings.configure()
+    import mlflow
+
+    run = mlflow.get_run(run_id)
+    return {"attention": run.data.tags["korflow.attention"], **run.data.metrics}
+
+
 def table(rows: list[dict]) -> str:
     lines = [
-        "| model | decoding | BLEU | chrF | distinct-1 | distinct-2 | test perplexity "
-        "| s / epoch | best epoch |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | decoding | BLEU | chrF | distinct answers | distinct-1 | distinct-2 "
+        "| test perplexity | s / epoch | best epoch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     first = rows[0]
     for name in ("frequent", "retrieval"):
         lines.append(
             f"| baseline: {name} | - | {first[f'baseline_{name}_bleu']:.2f} | "
-            f"{first[f'baseline_{name}_chrf']:.2f} | {first[f'baseline_{name}_distinct_1']:.3f} | "
+            f"{first[f'baseline_{name}_chrf']:.2f} | "
+            f"{first.get(f'baseline_{name}_distinct_answers', float('nan')):.3f} | "
+            f"{first[f'baseline_{name}_distinct_1']:.3f} | "
             f"{first[f'baseline_{name}_distinct_2']:.3f} | - | - | - |"
         )
     for r in rows:
-        for decoding, suffix in (("greedy", "_greedy"), ("beam 5", "")):
+        for decoding, suffix in (("greedy", "_greedy"), ("beam", "")):
             lines.append(
                 f"| LSTM, attention {r['attention']} | {decoding} | "
                 f"{r[f'test_bleu{suffix}']:.2f} | {r[f'test_chrf{suffix}']:.2f} | "
+                f"{r.get(f'test_distinct_answers{suffix}', float('nan')):.3f} | "
                 f"{r[f'test_distinct_1{suffix}']:.3f} | "
                 f"{r[f'test_distinct_2{suffix}']:.3f} | {r['test_perplexity']:.1f} | "
-                f"{r['epoch_seconds']} | {r['best_epoch']:.0f} |"
+                f"{r['epoch_seconds']:.1f} | {r['best_epoch']:.0f} |"
             )
     return "\n".join(lines)
 
@@ -80,13 +95,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["run", "all"])
-    parser.add_argument("attention", nargs="?")
+    parser.add_argument("what", choices=["run", "all", "table"])
+    parser.add_argument("attention", nargs="*", help="run: the attention; table: run ids")
     parser.add_argument("--attentions", nargs="+", default=["none", "dot", "additive"])
     parser.add_argument("--set", dest="sets", action="append", default=[])
     a = parser.parse_args()
     if a.what == "run":
-        print(json.dumps(run(a.attention, a.sets), ensure_ascii=False))
+        print(json.dumps(run(a.attention[0], a.sets), ensure_ascii=False))
+        return
+    if a.what == "table":
+        print(table([logged(run_id) for run_id in a.attention]))
         return
     sets = [x for s in a.sets for x in ("--set", s)]
     rows = run_jobs(__file__, [["run", attention, *sets] for attention in a.attentions])

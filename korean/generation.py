@@ -37,6 +37,8 @@ def scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, fl
         "chrf": chrf(hypotheses, references),
         "distinct_1": distinct_n(hypotheses, 1),
         "distinct_2": distinct_n(hypotheses, 2),
+        # Different answers / questions: 1.0 when no two questions get the same answer.
+        "distinct_answers": len(set(hypotheses)) / max(len(hypotheses), 1),
     }
 
 

@@ -518,7 +518,7 @@ def chat(
     console.print("[dim]Ask in Korean; an empty line ends the chat.[/]")
     while True:
         try:
-            question = input("> ")
+            question = input("> " if sys.stdin.isatty() else "")  # piped: answers only
         except EOFError:
             break
         if not question.strip():

@@ -13,7 +13,14 @@ from korean.chatbot import (
     to_units,
 )
 from korean.errors import CorpusFormatError
-from korean.generation import RetrievalBaseline, bleu, chrf, distinct_n, most_frequent_answer
+from korean.generation import (
+    RetrievalBaseline,
+    bleu,
+    chrf,
+    distinct_n,
+    most_frequent_answer,
+    scores,
+)
 
 CSV = """Q,A,label
 오늘 날씨 좋다,산책 가요.,0
@@ -100,6 +107,7 @@ def test_distinct_n():
     assert distinct_n(hyps, 1) == pytest.approx(2 / 4)
     assert distinct_n(hyps, 2) == pytest.approx(2 / 2)
     assert distinct_n([""], 2) == 0.0
+    assert scores(["a b", "a b", "c"], ["x", "y", "z"])["distinct_answers"] == pytest.approx(2 / 3)
 
 
 def test_baselines():
