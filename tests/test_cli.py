@@ -37,10 +37,12 @@ def test_corpus_command_prints_the_run_id_and_where_outputs_went(tmp_path):
         "--set",
         f"nsmc_files.test={FIXTURES / 'nsmc-test.txt'}",
         home=tmp_path / "home",
+        env={"KORFLOW_PROGRESS": "1"},  # progress bars on: they go to stderr
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    run_id = out.stdout.strip().splitlines()[-1]
+    run_id = out.stdout.strip()  # RUN=$(korflow corpus …) gets the run id and nothing else
     assert re.fullmatch(r"[0-9a-f]{32}", run_id)
+    assert "Wikipedia ingest" in out.stderr
     assert f"MLflow run id: {run_id}" in out.stderr
     assert str(tmp_path / "home" / "corpus" / "manifest-quick.json") in out.stderr
     assert (tmp_path / "home" / "mlflow.db").is_file()
