@@ -156,3 +156,17 @@ def file_server(tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+
+
+def stop_group(proc, sig: int, wait: float) -> None:
+    """Signal a server started with ``start_new_session=True`` and its children; SIGKILL them
+    if they have not ended after ``wait`` seconds."""
+    import signal
+    import subprocess
+
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)

@@ -17,6 +17,7 @@ from prefect import Flow
 
 from korflow import profiles
 from korflow.serve import build, free_port
+from tests.conftest import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
@@ -90,11 +91,7 @@ def test_korflow_serve_registers_the_schedules_on_its_own_server(tmp_path):
         crons = {d["name"]: [s["schedule"]["cron"] for s in d["schedules"]] for d in found}
         assert crons == {"pipeline-quick": ["0 1 * * *"], "corpus-full": ["0 3 * * 0"]}
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server, signal.SIGINT, 60)
     # Stopping korflow serve stops the Prefect server it started.
     with pytest.raises(requests.RequestException):
         requests.get(f"{api}/health", timeout=2)

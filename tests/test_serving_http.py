@@ -37,6 +37,7 @@ from korflow.serve import free_port
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import EOS, SOS, Vocab
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
+from tests.conftest import stop_group
 
 SENTIMENT = "korflow-sentiment-http-test"
 CHAT = "korflow-seq2seq-http-test"
@@ -269,12 +270,7 @@ def _serve_and_post(name: str, payload: dict, tmp_path: Path) -> dict:
             time.sleep(0.5)
         return _post(f"http://127.0.0.1:{port}/invocations", payload)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(30)
+        stop_group(server, signal.SIGTERM, 30)
 
 
 def test_the_sentiment_champion_answers_raw_korean_over_http(models, tmp_path):
