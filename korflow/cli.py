@@ -72,11 +72,17 @@ def _debug() -> bool:
     return os.environ.get("KORFLOW_DEBUG", "0") not in ("", "0")
 
 
+def _error_line(exc: Exception | str) -> None:
+    """The failure's one line, last on stderr (Prefect's server goodbye is silenced)."""
+    message = exc if isinstance(exc, str) else one_line(exc)
+    logging.getLogger("prefect").setLevel(logging.WARNING)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _fail(exc: Exception | str) -> None:
     if _debug() and isinstance(exc, Exception):
         raise exc
-    message = exc if isinstance(exc, str) else one_line(exc)
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    _error_line(exc)
     raise typer.Exit(1)
 
 
@@ -117,9 +123,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the edge: every failure becomes one line
         if _debug():
             raise
-        message = escape(one_line(exc))
-        logging.getLogger("prefect").setLevel(logging.WARNING)  # the server's goodbye: not last
-        console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        _error_line(exc)
         sys.exit(1)
 
 
@@ -584,7 +588,7 @@ def predict(
         print(output)  # stdout: where the results went
         return
     texts = (
-        table[column].fillna("").astype(str).tolist()
+        scoring.texts(table, column)
         if input_
         else (text or [line.rstrip("\n") for line in sys.stdin])
     )

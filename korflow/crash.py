@@ -113,8 +113,9 @@ def handle_sigterm() -> None:
 PARENT_VAR = "KORFLOW_PARENT_PID"  # set by the CLI; the temporary server inherits it
 
 
-def orphaned_servers() -> list[int]:
-    """Temporary Prefect servers started by a korflow command that is gone (killed)."""
+def orphaned_servers(of: int | None = None) -> list[int]:
+    """Temporary Prefect servers started by a korflow command that is gone (killed); only
+    those of the command with pid ``of`` when given."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -123,7 +124,7 @@ def orphaned_servers() -> list[int]:
         except OSError:
             continue
         parent = _parent_of_server(int(proc.name))
-        if parent and not alive(parent):
+        if parent and (of is None or parent == of) and not alive(parent):
             found.append(int(proc.name))
     return found
 
@@ -157,7 +158,7 @@ def watch(parent: int, every: float = 0.5) -> None:
     """Wait for ``parent`` to end, then stop the temporary Prefect servers it left running."""
     while alive(parent):
         time.sleep(every)
-    stop([pid for pid in orphaned_servers() if _parent_of_server(pid) == parent])
+    stop(orphaned_servers(of=parent))
 
 
 def _parent_of_server(pid: int) -> int:

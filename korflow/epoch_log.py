@@ -18,6 +18,22 @@ def log_epoch(run_id: str, log: Mapping[str, float]) -> None:
     MlflowClient().log_batch(run_id, metrics=metrics)
 
 
+class LiveEpochs:
+    """A training's ``on_epoch`` reporter: logs each epoch to ``run_id`` (None: nowhere) and
+    remembers which, for ``log_missing_epochs`` (its ``record()`` goes into the result)."""
+
+    def __init__(self, run_id: str | None) -> None:
+        self.run_id, self.epochs = run_id, []
+
+    def __call__(self, log: Mapping[str, float]) -> None:
+        if self.run_id:
+            log_epoch(self.run_id, log)
+            self.epochs.append(log["epoch"])
+
+    def record(self) -> dict:
+        return {"live_run_id": self.run_id, "live_epochs": self.epochs}
+
+
 def log_missing_epochs(run_id: str, result: Mapping) -> None:
     """The epochs of ``result["history"]`` that its training did not log live to ``run_id``."""
     live = set(result.get("live_epochs", ())) if result.get("live_run_id") == run_id else set()

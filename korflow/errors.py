@@ -16,10 +16,7 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return f"stopped by {exc}" if str(exc) else "interrupted (Ctrl-C)"
     parts = [part.strip() for part in str(exc).splitlines() if part.strip()]
-    text = "".join(
-        p + ("" if i == len(parts) - 1 else " " if p.endswith(":") else "; ")
-        for i, p in enumerate(parts)
-    )
+    text = "; ".join(parts).replace(":; ", ": ")  # "invalid X:\n  a: ..." -> "invalid X: a: ..."
     if not text or isinstance(exc, (KeyError, AttributeError)):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text

@@ -280,12 +280,11 @@ def _lists_where_expected(schema: Any, data: Any) -> Any:
     out = dict(data)
     for key, value in data.items():
         kind = _without_none(hints.get(key))
-        if get_origin(kind) in (list, tuple) and value is not None and not isinstance(value, list):
-            out[key] = (
-                [v.strip() for v in value.split(",") if v.strip()]
-                if (isinstance(value, str))
-                else [value]
-            )
+        wants_list = get_origin(kind) in (list, tuple)
+        if wants_list and isinstance(value, str):
+            out[key] = [v.strip() for v in value.split(",") if v.strip()]
+        elif wants_list and value is not None and not isinstance(value, list):
+            out[key] = [value]
         else:
             out[key] = _lists_where_expected(kind, value)
     return out

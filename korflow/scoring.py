@@ -54,6 +54,11 @@ def _tab_in_first_line(path: Path) -> bool:
         return "\t" in f.readline()
 
 
+def texts(table: pd.DataFrame, column: str) -> list[str]:
+    """The column as text: a missing value is the empty review."""
+    return table[column].fillna("").astype(str).tolist()
+
+
 def score(
     table: pd.DataFrame,
     column: str,
@@ -62,12 +67,12 @@ def score(
 ) -> tuple[pd.DataFrame, float]:
     """(``table`` with the prediction columns added, seconds) scoring ``chunk`` rows a call;
     a prediction column whose name the input has already is called ``predicted_<name>``."""
-    texts = table[column].fillna("").astype(str)
+    reviews = texts(table, column)
     parts, start = [], time.perf_counter()
     with progress("scoring", total=len(table)) as advance:
         for begin in range(0, len(table), chunk):
-            batch = texts.iloc[begin : begin + chunk]
-            parts.append(predict(pd.DataFrame({"document": batch.tolist()})))
+            batch = reviews[begin : begin + chunk]
+            parts.append(predict(pd.DataFrame({"document": batch})))
             advance(len(batch))
     seconds = time.perf_counter() - start
     predictions = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

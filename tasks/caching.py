@@ -17,9 +17,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from prefect.cache_policies import INPUTS, CachePolicy, Inputs
+from prefect.cache_policies import CachePolicy, Inputs
 
-from korflow.imports import PROJECT_PACKAGES, ROOT, code_files  # noqa: F401 - re-exported
+from korflow.imports import ROOT, code_files
 
 
 @cache
@@ -73,7 +73,7 @@ class ProjectCode(CachePolicy):
 def data_cache(*packages: str, exclude: tuple[str, ...] = ()) -> CachePolicy:
     """Inputs (but ``exclude``: where a result is reported, not what it is) + the task's code
     (its module and all it imports) + the packages it calls."""
-    return (Inputs(exclude=list(exclude)) if exclude else INPUTS) + ProjectCode(packages=packages)
+    return Inputs(exclude=list(exclude)) + ProjectCode(packages=packages)
 
 
 # What the corpus tasks call besides the project's own code.

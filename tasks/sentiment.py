@@ -16,7 +16,7 @@ from korean.embeddings import KoreanVectors
 from korflow import settings
 from korflow.cpu import cpu_turn
 from korflow.datasets import Shard, digest_of
-from korflow.epoch_log import log_epoch
+from korflow.epoch_log import LiveEpochs
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import Vocab, load_tensors, save_tensors
 from models.train import TrainConfig, pick_device, predict, train
@@ -119,12 +119,10 @@ def train_classifier(
         "runs", f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}"
     )
 
-    live: list[int] = []
+    live = LiveEpochs(run_id)
 
     def report(log: dict) -> None:
-        if run_id:
-            log_epoch(run_id, log)
-            live.append(log["epoch"])
+        live(log)
         logger.info(
             "%s epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0f s",
             name,
@@ -174,6 +172,5 @@ def train_classifier(
             "test_f1": float(f1),
         },
         "confusion": confusion_matrix(labels.numpy(), preds, labels=[0, 1]).tolist(),
-        "live_run_id": run_id,
-        "live_epochs": live,
+        **live.record(),
     }

@@ -16,7 +16,7 @@ from korean.morphemes import TokenizerConfig, get_tokenizer
 from korflow import settings
 from korflow.cpu import cpu_turn
 from korflow.datasets import SourceFile, digest_of, write_json_atomic
-from korflow.epoch_log import log_epoch
+from korflow.epoch_log import LiveEpochs
 from models.data import EOS, SOS, Vocab, load_pairs, save_pairs
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
@@ -195,12 +195,10 @@ def train_chat_model(
     )
     run_dir = seq2seq_dir("runs", f"{name}-{key}")
 
-    live: list[int] = []
+    live = LiveEpochs(run_id)
 
     def report(log: dict) -> None:
-        if run_id:
-            log_epoch(run_id, log)
-            live.append(log["epoch"])
+        live(log)
         logger.info(
             "%s epoch %d/%d: train loss %.3f | val loss %.3f ppl %.1f chrF %.1f | %.0f s",
             name,
@@ -274,8 +272,7 @@ def train_chat_model(
         "model": asdict(cfg),
         "history": result.history,
         "best_epoch": result.best_epoch,
-        "live_run_id": run_id,
-        "live_epochs": live,
+        **live.record(),
         "metrics": metrics,
         "samples": [
             {**r, "greedy": g, f"beam{beam}": b}

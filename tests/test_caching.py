@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from korean.morphemes import TokenizerConfig
+from korflow.imports import PROJECT_PACKAGES
 from tasks import caching
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +16,7 @@ KEY = "from tasks.caching import code_digest; print(code_digest({module!r}))"
 
 def _copy(tmp_path: Path) -> Path:
     copy = tmp_path / "project"
-    for package in caching.PROJECT_PACKAGES:
+    for package in PROJECT_PACKAGES:
         shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__py*"))
     return copy
 
