@@ -90,7 +90,7 @@ def bench_wiki(mirror: Path, source: Path | None = None) -> dict:
     """Ingest a Wikipedia input into parquet shards (the corpus flow's ingest task)."""
     os.environ.setdefault("KORFLOW_HOME", tempfile.mkdtemp(prefix="korflow-bench-"))
     os.environ["KORFLOW_PROGRESS"] = "0"
-    from korflow import settings
+    from korflow.core import settings
 
     settings.configure()
     from prefect import flow

@@ -28,15 +28,14 @@ THREADS = os.cpu_count() or 2
 
 def _corpus_file(unit: str, level: str) -> Path:
     """The corpus file the embed flow would train on (written once, then reused)."""
-    from korflow import settings
+    from korflow.core import settings
 
     settings.configure()
-    from korflow.datasets import Shard
-    from tasks.embed import embed_dir
+    from korflow.core.datasets import Shard
 
     manifest = json.loads((settings.home() / "corpus" / "manifest-full.json").read_text())
     shards = [Shard(**s) for name in ("nsmc", "wiki") for s in manifest["datasets"][name]["tokens"]]
-    path = embed_dir("bench", f"{unit}-{level}.txt")
+    path = settings.output_path("embed", "bench", f"{unit}-{level}.txt")
     if not path.is_file():
         from korean.embeddings import write_corpus
         from tasks.embed import _sentences
@@ -123,7 +122,7 @@ def cpp(level: str, unit: str) -> dict:
 
 def prepare() -> dict:
     """Run the corpus stage on the full profile (served from the cache if already done)."""
-    from korflow import settings
+    from korflow.core import settings
 
     settings.configure()
     from flows.corpus import corpus_flow

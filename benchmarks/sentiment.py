@@ -29,7 +29,7 @@ from benchmarks.common import peak_mb, run_jobs  # noqa: E402
 
 
 def _home() -> Path:
-    from korflow import settings
+    from korflow.core import settings
 
     settings.configure()
     return settings.home()
@@ -42,7 +42,7 @@ def baseline() -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from korflow.datasets import Shard
+    from korflow.core.datasets import Shard
 
     manifest = json.loads((_home() / "corpus" / "manifest-full.json").read_text())
     shards = [Shard(**s) for s in manifest["datasets"]["nsmc"]["tokens"]]
@@ -83,7 +83,7 @@ def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
     home = _home()
     os.environ.setdefault("KORFLOW_PROGRESS", "0")
     from flows.sentiment import sentiment_flow
-    from korflow.profiles import parse_overrides
+    from korflow.core.profiles import parse_overrides
 
     models = {
         lv: str(home / "embed" / "bench" / f"morpheme-{lv}.model") for lv in ("syllable", "jamo")

@@ -24,14 +24,14 @@ from benchmarks.common import peak_mb, run_jobs  # noqa: E402
 
 
 def run(attention: str, sets: list[str]) -> dict:
-    from korflow import settings
+    from korflow.core import settings
 
     settings.configure()
     os.environ.setdefault("KORFLOW_PROGRESS", "0")
     import mlflow
 
     from flows.seq2seq import seq2seq_flow
-    from korflow.profiles import parse_overrides
+    from korflow.core.profiles import parse_overrides
 
     overrides = {**parse_overrides(sets), "attentions": [attention], "register_model": False}
     start = time.perf_counter()
@@ -54,7 +54,7 @@ def run(attention: str, sets: list[str]) -> dict:
 
 def logged(run_id: str) -> dict:
     """A row of the table from a logged seq2seq run (what `korflow seq2seq` wrote)."""
-    from korflow import settings
+    from korflow.core import settings
 
     settings.configure()
     import mlflow

@@ -19,13 +19,13 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
-from korflow import settings, tracking
-from korflow.datasets import Dataset, Shard, write_json_atomic
-from korflow.profiles import CorpusConfig, corpus_config
-from korflow.progress import progress
-from korflow.runners import on_callers_runner, result
-from korflow.sources import NSMC, is_url
-from tasks.ingest import corpus_dir, fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
+from flows.runners import on_callers_runner, result
+from korflow.core import settings, tracking
+from korflow.core.datasets import Dataset, Shard, write_json_atomic
+from korflow.core.profiles import CorpusConfig, corpus_config
+from korflow.core.progress import progress
+from korflow.core.sources import NSMC, is_url
+from tasks.ingest import fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
 from tasks.text import build_vocabulary, clean_shard, tokenize_shard
 
 # The column that holds each corpus's raw text.
@@ -141,7 +141,9 @@ def corpus_flow(
             }
         elapsed = time.perf_counter() - started
         mlflow.log_metric("duration_s", elapsed)
-        manifest_path = write_json_atomic(manifest, corpus_dir(f"manifest-{cfg.profile}.json"))
+        manifest_path = write_json_atomic(
+            manifest, settings.output_path("corpus", f"manifest-{cfg.profile}.json")
+        )
         mlflow.log_artifact(str(manifest_path), "corpus")
         logger.info(
             "corpus done in %.1f s; MLflow run %s; manifest %s",

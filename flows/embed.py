@@ -16,11 +16,11 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
-from korflow import tracking
-from korflow.datasets import Shard, sha256_file
-from korflow.profiles import EmbedConfig, embed_config
-from korflow.runners import on_callers_runner
-from korflow.sources import EVAL, is_url
+from flows.runners import on_callers_runner
+from korflow.core import tracking
+from korflow.core.datasets import Shard, sha256_file
+from korflow.core.profiles import EmbedConfig, embed_config
+from korflow.core.sources import EVAL, is_url
 from tasks.embed import evaluate_model, export_corpus, train_model
 from tasks.ingest import fetch_file
 
@@ -128,7 +128,7 @@ def embed_flow(
     pairs = [(unit, level) for unit in cfg.units for level in cfg.levels]
     exports = {pair: export_corpus.submit(shards, *pair) for pair in pairs}
     jobs = []
-    for unit, level in pairs:  # the models take turns on the CPU (korflow.cpu)
+    for unit, level in pairs:  # the models take turns on the CPU (korflow.core.cpu)
         corpus_file = exports[unit, level]
         model = train_model.submit(corpus_file, level, getattr(cfg, level))
         evaluation = evaluate_model.submit(

@@ -7,7 +7,7 @@
     -> comparison report
 
 On a CPU the heavy jobs of both branches (each FastText model, each training) take turns with
-all the cores (``korflow.cpu``): side by side they would slow each other 10-30x.
+all the cores (``korflow.core.cpu``): side by side they would slow each other 10-30x.
 
 Each stage is its own flow, run as a child flow inside a task so that independent branches run
 concurrently. One MLflow parent run (``korflow.stage=pipeline``) holds a nested run per stage
@@ -31,11 +31,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.corpus import corpus_flow
 from flows.embed import embed_flow
+from flows.runners import task_runner
 from flows.sentiment import sentiment_flow
 from flows.seq2seq import seq2seq_flow
-from korflow import compare, settings, tracking
-from korflow.profiles import pipeline_config
-from korflow.runners import task_runner
+from korflow.core import compare, settings, tracking
+from korflow.core.profiles import pipeline_config
 
 FLOWS = {
     "corpus": corpus_flow,
@@ -155,7 +155,7 @@ def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
     submit("sentiment", {**corpus, **embed})
     # seq2seq reads its own data (unless it starts from FastText vectors); it waits for the
     # corpus stage only so that its training never competes with tokenization for the CPU.
-    # The trainings and FastText models then take turns on the cores (korflow.cpu).
+    # The trainings and FastText models then take turns on the cores (korflow.core.cpu).
     seq2seq_needs_vectors = cfg.seq2seq.get("embedding", "random") != "random"
     submit("seq2seq", embed if seq2seq_needs_vectors else {}, after=[futures.get("corpus")])
     return futures

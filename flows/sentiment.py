@@ -22,11 +22,11 @@ from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
 from flows.embed import fasttext_models
-from korflow import plots, registry, tracking
-from korflow.datasets import Shard, sha256_file
-from korflow.profiles import SentimentConfig, corpus_config, sentiment_config
-from korflow.pyfunc import log_model_folder
-from korflow.sentiment import LABELS, SentimentPredictor, SentimentPyfunc
+from korflow.core import plots, registry, tracking
+from korflow.core.datasets import Shard, sha256_file
+from korflow.core.profiles import SentimentConfig, corpus_config, sentiment_config
+from korflow.serving.pyfunc import log_model_folder
+from korflow.serving.sentiment_predictor import LABELS, SentimentPredictor, SentimentPyfunc
 from tasks.sentiment import embedding_matrix, prepare_data, train_classifier
 
 MODEL_NAME = "korflow-sentiment"

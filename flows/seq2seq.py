@@ -20,10 +20,10 @@ from prefect.runtime import flow_run
 
 from flows.embed import fasttext_models
 from korean.chatbot import EVERYDAY_QUESTIONS
-from korflow import plots, registry, settings, sources, tracking
-from korflow.chat import ChatPredictor, ChatPyfunc
-from korflow.profiles import Seq2SeqStageConfig, seq2seq_config
-from korflow.pyfunc import log_model_folder
+from korflow.core import plots, registry, settings, sources, tracking
+from korflow.core.profiles import Seq2SeqStageConfig, seq2seq_config
+from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
+from korflow.serving.pyfunc import log_model_folder
 from tasks.ingest import fetch_file
 from tasks.sentiment import embedding_matrix
 from tasks.seq2seq import prepare_pairs, run_baselines, train_chat_model

@@ -19,7 +19,7 @@ from typing import Any
 
 from prefect.cache_policies import CachePolicy, Inputs
 
-from korflow.imports import ROOT, code_files
+from korflow.core.imports import ROOT, code_files
 
 
 @cache

@@ -15,18 +15,14 @@ from prefect import get_run_logger, task
 
 from korean.embeddings import FastTextParams, KoreanVectors, train_fasttext, write_corpus
 from korean.evaluation import evaluate_analogy, evaluate_similarity, load_analogies, load_ws353
-from korflow import settings
-from korflow.cpu import cpu_turn
-from korflow.datasets import Shard, SourceFile, atomic_path, digest_of, sha256_file
-from korflow.plots import projection_png
+from korflow.core import settings
+from korflow.core.cpu import cpu_turn
+from korflow.core.datasets import Shard, SourceFile, atomic_path, digest_of, sha256_file
+from korflow.core.plots import projection_png
 
 from .caching import data_cache
 
 EMBED_CACHE = data_cache("gensim", "jamo", "numpy", "scipy")
-
-
-def embed_dir(*parts: str) -> Path:
-    return settings.home().joinpath("embed", *parts)
 
 
 def _sentences(shards: list[Shard], unit: str):
@@ -44,7 +40,9 @@ def _sentences(shards: list[Shard], unit: str):
 @task(cache_policy=EMBED_CACHE, persist_result=True)
 def export_corpus(shards: list[Shard], unit: str, level: str) -> Shard:
     """Write the training text for one (unit, level) as a corpus file, one sentence a line."""
-    path = embed_dir("corpus", f"{unit}-{level}-{digest_of([s.sha256 for s in shards])}.txt")
+    path = settings.output_path(
+        "embed", "corpus", f"{unit}-{level}-{digest_of([s.sha256 for s in shards])}.txt"
+    )
     tmp = atomic_path(path)
     try:
         with open(tmp, "w", encoding="utf-8") as out:
@@ -78,7 +76,9 @@ def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
                 "%s: epoch %d/%d (%.0f s)", level, e, params.epochs, sec
             ),
         )
-    folder = embed_dir("models", f"{level}-{digest_of(corpus.sha256, asdict(params))}")
+    folder = settings.output_path(
+        "embed", "models", f"{level}-{digest_of(corpus.sha256, asdict(params))}"
+    )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -117,7 +117,7 @@ def evaluate_model(
     metrics.update(evaluate_analogy(vectors, load_analogies(analogy.path), restrict_vocab))
     # Beside the model folder, not in it: the model folder is logged whole as the model.
     name = f"{Path(model.path).parent.name}-{digest_of(neighbour_words, projection_words)}"
-    folder = embed_dir("reports", name)
+    folder = settings.output_path("embed", "reports", name)
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
     for word in neighbour_words:

@@ -12,9 +12,16 @@ from prefect import get_run_logger, task
 
 from korean.nsmc import parse_nsmc
 from korean.wiki import extractor_files, iter_wiki_docs, iter_xml_dump
-from korflow import settings, sources
-from korflow.datasets import Dataset, SourceFile, digest_of, sha256_file, sha256_tree, write_shard
-from korflow.progress import progress
+from korflow.core import settings, sources
+from korflow.core.datasets import (
+    Dataset,
+    SourceFile,
+    digest_of,
+    sha256_file,
+    sha256_tree,
+    write_shard,
+)
+from korflow.core.progress import progress
 
 from .caching import CORPUS_CACHE
 
@@ -35,10 +42,6 @@ def _network_error(task, task_run, state) -> bool:
 
 # Waits for a flaky network; a checksum mismatch or a missing file is not retried.
 FETCH_RETRIES = dict(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_network_error)
-
-
-def corpus_dir(*parts: str) -> Path:
-    return settings.home().joinpath("corpus", *parts)
 
 
 @task(**FETCH_RETRIES)
@@ -67,8 +70,8 @@ def ingest_nsmc(
 ) -> Dataset:
     """Parse the NSMC TSVs (counted skips) into shards of (id, document, label, split)."""
     logger = get_run_logger()
-    out = corpus_dir(
-        "nsmc", digest_of({k: f.sha256 for k, f in files.items()}, max_rows, shard_rows)
+    out = settings.output_path(
+        "corpus", "nsmc", digest_of({k: f.sha256 for k, f in files.items()}, max_rows, shard_rows)
     )
     shards, stats = [], {}
     for split, source in sorted(files.items(), key=lambda kv: kv[0] != "train"):
@@ -168,7 +171,9 @@ def ingest_wiki(
     A corrupt input raises after the shards before it were written whole; the set of shards is
     only ever returned (and cached) complete, so nothing trusts a partial ingest.
     """
-    out = corpus_dir("wiki", digest_of(source.sha256, max_docs, max_mb, shard_docs))
+    out = settings.output_path(
+        "corpus", "wiki", digest_of(source.sha256, max_docs, max_mb, shard_docs)
+    )
     skipped: Counter = Counter()
     max_bytes = int(max_mb * 1e6) if max_mb else None
     shards, docs, text_bytes = [], 0, 0

@@ -13,10 +13,10 @@ from prefect import get_run_logger, task
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from korean.embeddings import KoreanVectors
-from korflow import settings
-from korflow.cpu import cpu_turn
-from korflow.datasets import Shard, digest_of
-from korflow.epoch_log import LiveEpochs
+from korflow.core import settings
+from korflow.core.cpu import cpu_turn
+from korflow.core.datasets import Shard, digest_of
+from korflow.core.epoch_log import LiveEpochs
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import Vocab, load_tensors, save_tensors
 from models.train import TrainConfig, pick_device, predict, train
@@ -27,10 +27,6 @@ from .checkpoints import checkpoint_dir, finished
 SENTIMENT_CACHE = data_cache("torch", "gensim")
 # A training's result does not depend on the MLflow run its epochs are logged to.
 TRAIN_CACHE = data_cache("torch", "gensim", exclude=("run_id",))
-
-
-def sentiment_dir(*parts: str) -> Path:
-    return settings.home().joinpath("sentiment", *parts)
 
 
 @task(cache_policy=SENTIMENT_CACHE, persist_result=True)
@@ -53,7 +49,8 @@ def prepare_data(
     n_val = max(1, round(len(train_rows) * val_fraction))
     val_rows, train_rows = train_rows[:n_val], train_rows[n_val:]
     vocab = Vocab.build((r["tokens"] for r in train_rows), min_freq, max_vocab)
-    out = sentiment_dir(
+    out = settings.output_path(
+        "sentiment",
         "data",
         digest_of(
             [s.sha256 for s in tokens], min_freq, max_vocab, max_len, val_fraction, split_seed
@@ -115,8 +112,10 @@ def train_classifier(
         vocab_size=data["vocab_size"],
         embed_dim=matrix.shape[1] if matrix is not None else model_cfg.embed_dim,
     )
-    run_dir = sentiment_dir(
-        "runs", f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}"
+    run_dir = settings.output_path(
+        "sentiment",
+        "runs",
+        f"{name}-{digest_of(data['dir'], embedding, asdict(cfg), asdict(train_cfg))}",
     )
 
     live = LiveEpochs(run_id)

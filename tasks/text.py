@@ -11,16 +11,19 @@ from prefect import get_run_logger, task
 
 from korean.clean import CleanConfig, Cleaner, split_sentences
 from korean.morphemes import TokenizerConfig, get_tokenizer
-from korflow.datasets import Shard, digest_of, write_shard
+from korflow.core import settings
+from korflow.core.datasets import Shard, digest_of, write_shard
 
 from .caching import CORPUS_CACHE
-from .ingest import corpus_dir
 
 
 def _out(stage: str, shard: Shard, *params: object) -> Path:
     source = Path(shard.path)
-    return corpus_dir(
-        stage, source.parent.name, f"{source.stem}-{digest_of(shard.sha256, *params)}.parquet"
+    return settings.output_path(
+        "corpus",
+        stage,
+        source.parent.name,
+        f"{source.stem}-{digest_of(shard.sha256, *params)}.parquet",
     )
 
 
@@ -121,8 +124,8 @@ def build_vocabulary(shards: list[Shard], name: str, train_only: bool = True) ->
         {"token": [t for t, _ in ordered], "count": [c for _, c in ordered]},
         schema=pa.schema([("token", pa.string()), ("count", pa.int64())]),
     )
-    path = corpus_dir(
-        "vocab", f"{name}-{digest_of([s.sha256 for s in shards], train_only)}.parquet"
+    path = settings.output_path(
+        "corpus", "vocab", f"{name}-{digest_of([s.sha256 for s in shards], train_only)}.parquet"
     )
     stats = {"size": vocab.num_rows, "tokens": int(sum(counts.values()))}
     return write_shard(vocab, path, stats)

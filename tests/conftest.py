@@ -23,7 +23,7 @@ def korflow_home(tmp_path_factory):
     os.environ["KORFLOW_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     os.environ["KORFLOW_PROGRESS"] = "0"
-    from korflow import settings
+    from korflow.core import settings
 
     settings.configure(home)
     return home

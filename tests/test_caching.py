@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from korean.morphemes import TokenizerConfig
-from korflow.imports import PROJECT_PACKAGES
+from korflow.core.imports import PROJECT_PACKAGES
 from tasks import caching
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ def korflow(*args, home, env=None, timeout=300):
     full.pop("MLFLOW_TRACKING_URI", None)
     full.pop("PREFECT_API_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "korflow.cli", *args],
+        [sys.executable, "-m", "korflow.app.cli", *args],
         capture_output=True,
         text=True,
         env={**full, **(env or {})},

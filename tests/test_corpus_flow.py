@@ -8,8 +8,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from flows.runners import task_runner
 from korean.errors import CorpusFormatError
-from korflow.runners import task_runner
 from tests.conftest import FIXTURES, corpus_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -150,7 +150,7 @@ def test_failed_ingest_keeps_earlier_shards_whole(inputs, tmp_path):
     broken.write_bytes(bz2.compress(text[: cut + 30].encode("utf-8")))
     with pytest.raises(CorpusFormatError, match=r"cut.xml.bz2: malformed XML at line \d+"):
         run(inputs, wiki_source=str(broken), wiki_shard_docs=1)
-    from korflow.datasets import digest_of, sha256_file
+    from korflow.core.datasets import digest_of, sha256_file
 
     # The quick profile caps Wikipedia at 2,000 articles; one article per shard here.
     out = (

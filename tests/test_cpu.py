@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from korflow import cpu
+from korflow.core import cpu
 
 
 @pytest.fixture

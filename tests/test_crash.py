@@ -12,17 +12,17 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from korflow import crash, tracking
+from korflow.core import crash, tracking
 from tests.conftest import FIXTURES
 
 # A korflow-like command: the CLI's start-up, then a flow whose task (a stand-in for a training
 # in a worker thread) outlives the main thread, on Prefect's temporary server.
 HANGING_FLOW = """
 import sys, time
-from korflow import cli
+from korflow.app import cli
 cli._prepare(False)
 from prefect import flow, task
-from korflow import crash
+from korflow.core import crash
 crash.handle_sigterm()  # as korflow's commands do once the flows are imported
 
 @task
@@ -41,7 +41,7 @@ hang()
 STAGE_RUN = """
 import time
 from pathlib import Path
-from korflow import tracking
+from korflow.core import tracking
 with tracking.stage_run("corpus", "quick", {"a": 1}) as run:
     print(run.info.run_id, flush=True)
     time.sleep(300)
@@ -102,7 +102,7 @@ def _watcher_of(proc: subprocess.Popen) -> int:
     [watcher] = [
         int(p.name)
         for p in Path("/proc").glob("[0-9]*")
-        if _cmdline(p) == [sys.executable, "-m", "korflow.crash", str(proc.pid)]
+        if _cmdline(p) == [sys.executable, "-m", "korflow.core.crash", str(proc.pid)]
     ]
     return watcher
 
@@ -167,7 +167,7 @@ def test_a_training_stopped_by_sigterm_keeps_the_epochs_it_reached(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env |= {"KORFLOW_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "korflow.cli", "sentiment", "--embedding", "random", *args],
+        [sys.executable, "-m", "korflow.app.cli", "sentiment", "--embedding", "random", *args],
         stderr=subprocess.PIPE,
         text=True,
         env=env,

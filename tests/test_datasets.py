@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from korflow import datasets
+from korflow.core import datasets
 
 
 def test_shard_round_trip_keeps_stats_and_digest(tmp_path):

@@ -96,7 +96,7 @@ def test_similar_answers_for_an_unseen_inflected_form(result):
         [
             sys.executable,
             "-m",
-            "korflow.cli",
+            "korflow.app.cli",
             "similar",
             "재밌었어요",
             "--level",

@@ -80,7 +80,7 @@ def test_jvm_comes_from_pypi_when_no_override(monkeypatch):
 def test_cli_reports_a_missing_jvm_without_a_traceback(tmp_path):
     env = {**os.environ, "KORFLOW_JVM_PATH": str(tmp_path / "nope.so")}
     out = subprocess.run(
-        [sys.executable, "-m", "korflow.cli", "tokenize", "--backend", "okt", "영화"],
+        [sys.executable, "-m", "korflow.app.cli", "tokenize", "--backend", "okt", "영화"],
         capture_output=True,
         text=True,
         env=env,

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from korflow import sources
+from korflow.core import sources
 from tasks.ingest import locate_wiki
 from tests.conftest import FIXTURES
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from korflow import cpu
-from korflow.profiles import ConfigError, pipeline_config
+from korflow.core import cpu
+from korflow.core.profiles import ConfigError, pipeline_config
 from tests.conftest import FIXTURES, corpus_overrides, embed_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -111,7 +111,7 @@ def test_every_stage_gets_a_thread_of_its_own():
     # behind sentiment (waiting for FastText) instead of running beside it. The CLI keeps this
     # runner for the pipeline and gives --task-runner to the stages.
     from flows.pipeline import FLOWS, pipeline_flow
-    from korflow import cli
+    from korflow.app import cli
 
     assert pipeline_flow.task_runner._max_workers >= len(FLOWS)
 
@@ -211,7 +211,7 @@ def test_bad_stage_config_fails_before_any_stage_runs():
 
 def _cli(*args, timeout=600):
     return subprocess.run(
-        [sys.executable, "-m", "korflow.cli", *args],
+        [sys.executable, "-m", "korflow.app.cli", *args],
         capture_output=True,
         text=True,
         env=dict(os.environ),

@@ -15,8 +15,8 @@ import requests
 import yaml
 from prefect import Flow
 
-from korflow import profiles
-from korflow.serve import build, free_port
+from korflow.app.serve import build, free_port
+from korflow.core import profiles
 from tests.conftest import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def test_korflow_serve_registers_the_schedules_on_its_own_server(tmp_path):
         [
             sys.executable,
             "-m",
-            "korflow.cli",
+            "korflow.app.cli",
             "serve",
             "--port",
             str(port),

@@ -3,7 +3,7 @@
 import pytest
 
 from korean.nsmc import parse_nsmc
-from korflow import sources
+from korflow.core import sources
 from tests.test_cli import korflow
 
 pytestmark = pytest.mark.data

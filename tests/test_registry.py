@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from korflow import registry, tracking
+from korflow.core import registry, tracking
 
 _names = (f"korflow-registry-test-{i}" for i in itertools.count())
 

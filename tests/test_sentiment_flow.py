@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from korflow.registry import register
+from korflow.core.registry import register
 from tests.conftest import corpus_overrides, embed_overrides, nested
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -90,7 +90,7 @@ def test_registered_with_champion_on_best_validation_accuracy(result):
 
 
 def test_pyfunc_round_trip_answers_any_input(result):
-    from korflow.sentiment import SentimentPredictor
+    from korflow.serving.sentiment_predictor import SentimentPredictor
 
     model = mlflow.pyfunc.load_model(result["runs"][0]["model_uri"])
     out = model.predict(pd.DataFrame({"document": ODD_INPUTS}))
@@ -102,7 +102,7 @@ def test_pyfunc_round_trip_answers_any_input(result):
 
 
 def test_model_and_vocabulary_that_do_not_match_fail_at_load(result, tmp_path):
-    from korflow.sentiment import SentimentPredictor
+    from korflow.serving.sentiment_predictor import SentimentPredictor
 
     folder = predictor_files(result["runs"][0]["model_uri"], str(tmp_path))
     with open(f"{folder}/vocab.json", encoding="utf-8") as f:
@@ -115,7 +115,7 @@ def test_model_and_vocabulary_that_do_not_match_fail_at_load(result, tmp_path):
 
 def test_predict_cli_uses_the_champion(result):
     out = subprocess.run(
-        [sys.executable, "-m", "korflow.cli", "predict", "--json", "정말 재밌어요", ""],
+        [sys.executable, "-m", "korflow.app.cli", "predict", "--json", "정말 재밌어요", ""],
         capture_output=True,
         text=True,
         env=dict(os.environ),

@@ -121,7 +121,7 @@ def test_pyfunc_answers_any_question(result):
 
 def test_chat_cli_once_answers_from_the_champion(result):
     out = subprocess.run(
-        [sys.executable, "-m", "korflow.cli", "chat", "--once", "오늘 너무 피곤해"],
+        [sys.executable, "-m", "korflow.app.cli", "chat", "--once", "오늘 너무 피곤해"],
         capture_output=True,
         text=True,
         env=dict(os.environ),
@@ -134,7 +134,7 @@ def test_chat_cli_once_answers_from_the_champion(result):
     assert f"korflow-seq2seq@champion-quick = version {champion.version}" in out.stderr
     assert "version" not in out.stdout
     loop = subprocess.run(
-        [sys.executable, "-m", "korflow.cli", "chat"],
+        [sys.executable, "-m", "korflow.app.cli", "chat"],
         input="배가 고파\n\n",
         capture_output=True,
         text=True,

@@ -1,8 +1,8 @@
 """The registered champion over HTTP, as users serve it: ``mlflow models serve`` on raw Korean.
 
 Small real models (an untrained classifier and encoder-decoder, built in a second) are logged
-through the flows' own ``korflow.pyfunc.log_model_folder``, registered, given the ``champion``
-alias, and served by a real ``mlflow models serve`` on a free loopback port. They are
+through the flows' own ``korflow.serving.pyfunc.log_model_folder``, registered, given the
+``champion`` alias, and served by a real ``mlflow models serve`` on a free loopback port. They are
 registered under their own names: ``korflow-sentiment`` and ``korflow-seq2seq`` belong to the
 flow tests of the same session, whose champion checks a ``champion`` here would change.
 """
@@ -29,11 +29,11 @@ import torch
 
 from korean.clean import CleanConfig
 from korean.morphemes import TokenizerConfig
-from korflow import registry, tracking
-from korflow.chat import ChatPredictor, ChatPyfunc
-from korflow.pyfunc import log_model_folder
-from korflow.sentiment import SentimentPredictor, SentimentPyfunc
-from korflow.serve import free_port
+from korflow.app.serve import free_port
+from korflow.core import registry, tracking
+from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
+from korflow.serving.pyfunc import log_model_folder
+from korflow.serving.sentiment_predictor import SentimentPredictor, SentimentPyfunc
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import EOS, SOS, Vocab
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -48,9 +48,9 @@ NOT_SERVED = (
     "typer",
     "flows",
     "tasks",
-    "korflow.cli",
-    "korflow.compare",
-    "korflow.plots",
+    "korflow.app.cli",
+    "korflow.core.compare",
+    "korflow.core.plots",
 )
 # What logging a model must not say (MLflow's warnings about how korflow used to log models).
 LOGGING_WARNINGS = ("CloudPickle", "integer column", "type hint", "data validation")
@@ -164,8 +164,8 @@ def test_logging_a_model_says_no_warning(models, kind):
 @pytest.mark.parametrize(
     ("kind", "name", "column", "module"),
     [
-        ("sentiment", SENTIMENT, "document", "korflow.sentiment"),
-        ("chat", CHAT, "question", "korflow.chat"),
+        ("sentiment", SENTIMENT, "document", "korflow.serving.sentiment_predictor"),
+        ("chat", CHAT, "question", "korflow.serving.chat_predictor"),
     ],
 )
 def test_the_model_ships_and_imports_only_what_prediction_needs(

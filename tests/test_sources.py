@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from korflow import sources
-from korflow.sources import ChecksumMismatch, RemoteFile
+from korflow.core import sources
+from korflow.core.sources import ChecksumMismatch, RemoteFile
 
 PAYLOAD = "id\tdocument\tlabel\n1\t재밌다\t1\n".encode()
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .datasets import atomic_path
-from .progress import progress
+from korflow.core.datasets import atomic_path
+from korflow.core.progress import progress
 
 READERS = (".csv", ".tsv", ".txt", ".parquet")
 WRITERS = (".csv", ".tsv", ".parquet", ".jsonl")

@@ -24,10 +24,10 @@ from mlflow.data.http_dataset_source import HTTPDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
 
-from . import crash, settings
-from .datasets import file_lock
-from .epoch_log import log_missing_epochs
-from .errors import ERROR_TAG, one_line
+from korflow.core import crash, settings
+from korflow.core.datasets import file_lock
+from korflow.core.epoch_log import log_missing_epochs
+from korflow.core.errors import ERROR_TAG, one_line
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
 # The experiment's kind for MLflow 3's UI: model training, so it opens on the runs (an

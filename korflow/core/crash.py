@@ -145,12 +145,12 @@ def start_watcher() -> subprocess.Popen:
     """A small process (no imports beyond the standard library) that outlives this one if it
     is killed outright (kill -9, out of memory) and then stops the server it left."""
     return subprocess.Popen(
-        [sys.executable, "-m", "korflow.crash", str(os.getpid())],
+        [sys.executable, "-m", "korflow.core.crash", str(os.getpid())],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # not in the killed command's process group
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 

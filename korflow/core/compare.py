@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from korflow import plots, tracking
+from korflow.core import plots, tracking
 
 # Per stage: the tags that name a variant, and the metrics users compare.
 STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .datasets import file_lock
+from korflow.core.datasets import file_lock
 
 
 def threads() -> int:

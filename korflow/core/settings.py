@@ -10,11 +10,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def home() -> Path:
     return Path(os.environ.get("KORFLOW_HOME", "korflow-home")).resolve()
+
+
+def output_path(stage: str, *parts: str) -> Path:
+    """The one naming of output folders: what stage ``stage`` writes lives under
+    KORFLOW_HOME/<stage>/ (corpus shards, FastText models, tensors, training runs)."""
+    return home().joinpath(stage, *parts)
 
 
 def data_mirror(explicit: str | Path | None = None) -> Path | None:

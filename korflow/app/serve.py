@@ -20,7 +20,7 @@ from typing import Any
 import requests
 import yaml
 
-from korflow import settings
+from korflow.core import settings
 
 PREFECT_YAML = settings.PROJECT_ROOT / "prefect.yaml"
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import mlflow
 
 from korean.embeddings import KoreanVectors
-
-from . import tracking
+from korflow.core import tracking
 
 
 def _model_file(folder: Path) -> Path:

@@ -14,7 +14,7 @@ from mlflow.types import ColSpec, DataType, Schema
 from korean.chatbot import detokenize, to_units
 from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
-from korflow import model_folder
+from korflow.serving import model_folder
 from models.data import Vocab
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.seq2seq_train import generate
@@ -65,7 +65,7 @@ class ChatPredictor:
 
 class ChatPyfunc(mlflow.pyfunc.PythonModel):
     """MLflow pyfunc: DataFrame with a ``question`` column -> DataFrame with ``answer``.
-    Logged from code by ``korflow.pyfunc.log_pyfunc``."""
+    Logged from code by ``korflow.serving.pyfunc.log_pyfunc``."""
 
     SIGNATURE = ModelSignature(
         inputs=Schema([ColSpec(DataType.string, "question")]),

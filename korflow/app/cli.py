@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from . import crash, settings
-from .errors import one_line
+from korflow.core import crash, settings
+from korflow.core.errors import one_line
 
 app = typer.Typer(
     help="Korean NLP workflow: corpus -> FastText -> LSTMs, on Prefect and MLflow.",
@@ -138,7 +138,7 @@ def _run_flow(
     """Validate the stage's config and the mirror, then run its flow on the chosen runner."""
     import importlib
 
-    from korflow import profiles
+    from korflow.core import profiles
 
     try:
         # Every setting checked (a pipeline's: every stage's) before any work starts.
@@ -157,7 +157,7 @@ def _run_flow(
             }
         print(json.dumps(shown, indent=2, ensure_ascii=False))
         raise typer.Exit(0)
-    from korflow.runners import task_runner as make_runner
+    from flows.runners import task_runner as make_runner
 
     flow = getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
     crash.handle_sigterm()  # now that Prefect is imported: its SIGTERM bridge too
@@ -175,7 +175,7 @@ def _print_run_ids(result: dict) -> None:
 
 
 def _overrides(pairs: list[str] | None, stage: str | None = None) -> dict:
-    from korflow.profiles import ConfigError, parse_overrides
+    from korflow.core.profiles import ConfigError, parse_overrides
 
     try:
         return parse_overrides(pairs or [], stage)
@@ -288,7 +288,7 @@ def _load_pyfunc(uri: str | None, trainer: str, registered: str):
     _prepare(False)
     import mlflow
 
-    from korflow import registry, tracking
+    from korflow.core import registry, tracking
 
     tracking.setup()
     uri = uri or registry.serving_uri(registered)
@@ -412,8 +412,8 @@ def compare(
 
     import mlflow
 
-    from korflow import compare as cmp
-    from korflow import tracking
+    from korflow.core import compare as cmp
+    from korflow.core import tracking
 
     if fmt not in ("md", "html"):
         _fail(f"--format must be md or html, not {fmt!r}")
@@ -444,7 +444,7 @@ def reproduce(
     """Re-run a past run from its logged configuration; print its metrics beside the original's
     (exit status 1 when a non-timing metric differs)."""
     _prepare(True)  # recompute every task: a cache hit would prove nothing
-    from korflow.reproduce import reproduce as rerun
+    from korflow.app.reproduce import reproduce as rerun
 
     crash.handle_sigterm()  # now that Prefect is imported: its SIGTERM bridge too
 
@@ -479,7 +479,7 @@ def serve(
     """Serve prefect.yaml's schedules from this process (starts and stops a local Prefect
     server itself; Ctrl-C stops both)."""
     _prepare(False)
-    from korflow import serve as serving
+    from korflow.app import serve as serving
 
     with serving.local_server(port) as api_url:
         os.environ["PREFECT_API_URL"] = api_url  # before Prefect reads its settings
@@ -564,7 +564,7 @@ def predict(
     if input_ and text:
         _fail("give reviews as arguments or a file with --input, not both")
     if input_:
-        from korflow import scoring
+        from korflow.app import scoring
 
         try:  # the file is checked before the model loads
             table = scoring.read_input(input_, column)
@@ -576,7 +576,7 @@ def predict(
     import pandas as pd
 
     if input_ and output:
-        from korflow.cpu import cpu_turn
+        from korflow.core.cpu import cpu_turn
 
         with cpu_turn("predict", console.print):
             scored, seconds = scoring.score(table, column, loaded.predict)
@@ -621,7 +621,7 @@ def similar(
         _fail("similar needs a word, e.g. `korflow similar 영화`")
     _prepare(False)
     from korean.errors import KoreanNLPError
-    from korflow.embeddings import load_vectors
+    from korflow.core.embedding_runs import load_vectors
 
     try:
         vectors, where = load_vectors(level, unit, model)

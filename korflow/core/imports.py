@@ -8,7 +8,7 @@ import ast
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("korean", "models", "korflow", "tasks", "flows")
 
 
@@ -20,7 +20,7 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def _imports(name: str, path: Path) -> set[str]:
+def imports_of(name: str, path: Path) -> set[str]:
     """Project modules that ``path`` (module ``name``) imports, with their packages."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -52,5 +52,5 @@ def code_files(module: str) -> tuple[Path, ...]:
         if path is None:
             continue
         seen[name] = path
-        todo += sorted(_imports(name, path) - set(seen))
+        todo += sorted(imports_of(name, path) - set(seen))
     return tuple(sorted(set(seen.values())))

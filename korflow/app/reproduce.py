@@ -17,7 +17,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from korflow import compare, settings, tracking
+from korflow.core import compare, settings, tracking
 
 # Metrics that measure the machine, not the model: they differ between runs by nature.
 TIMING_PARTS = ("seconds", "duration", "per_s", "peak_")

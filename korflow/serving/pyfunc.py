@@ -17,8 +17,8 @@ import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
 
-from korflow import model_folder
-from korflow.imports import ROOT, code_files
+from korflow.core.imports import ROOT, code_files
+from korflow.serving import model_folder
 
 PACKAGES = (
     "torch",

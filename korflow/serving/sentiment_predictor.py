@@ -17,7 +17,7 @@ from mlflow.types import ColSpec, DataType, Schema
 
 from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
-from korflow import model_folder
+from korflow.serving import model_folder
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import SequenceDataset, Vocab
 from models.train import predict
@@ -69,7 +69,7 @@ class SentimentPredictor:
 
 class SentimentPyfunc(mlflow.pyfunc.PythonModel):
     """MLflow pyfunc: DataFrame with a ``document`` column -> ``label`` (0/1), ``probability``
-    (of positive). Logged from code by ``korflow.pyfunc.log_pyfunc``."""
+    (of positive). Logged from code by ``korflow.serving.pyfunc.log_pyfunc``."""
 
     SIGNATURE = ModelSignature(
         inputs=Schema([ColSpec(DataType.string, "document")]),
