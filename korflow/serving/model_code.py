@@ -2,8 +2,9 @@
 
 ``korflow.serving.pyfunc.log_pyfunc`` logs this file as the model's ``python_model`` and names
 the PythonModel class in the model config
-(``python_model: "korflow.serving.sentiment_predictor:SentimentPyfunc"``); MLflow runs it when the model is logged and each time it is loaded, with the model's ``code``
-folder (the predictor modules only) first on ``sys.path``. Not meant to be imported.
+(``python_model: "korflow.serving.sentiment_predictor:SentimentPyfunc"``); MLflow runs it when
+the model is logged and each time it is loaded, with the model's ``code`` folder (the predictor
+modules only) first on ``sys.path``. Not meant to be imported.
 """
 
 import importlib
