@@ -128,7 +128,7 @@ def prepare() -> dict:
     from flows.corpus import corpus_flow
 
     result = corpus_flow(profile="full", data_mirror=os.environ["KORFLOW_DATA_MIRROR"])
-    return {"corpus_run_id": result["run_id"], "seconds": round(result["seconds"])}
+    return {"corpus_run_id": result.run_id, "seconds": round(result.seconds)}
 
 
 def main() -> None:

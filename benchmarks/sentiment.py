@@ -100,7 +100,7 @@ def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
     start = time.perf_counter()
     run = sentiment_flow(
         profile="full", data_mirror=os.environ["KORFLOW_DATA_MIRROR"], overrides=overrides
-    )["runs"][0]
+    ).runs[0]
     import mlflow
 
     m = mlflow.get_run(run["run_id"]).data.metrics

@@ -38,8 +38,8 @@ def run(attention: str, sets: list[str]) -> dict:
     result = seq2seq_flow(
         profile="full", data_mirror=os.environ["KORFLOW_DATA_MIRROR"], overrides=overrides
     )
-    summary = result["runs"][0]
-    m = mlflow.get_run(summary["run_id"]).data.metrics
+    summary = result.runs[0]
+    m = mlflow.get_run(summary.run_id).data.metrics
     return {
         "attention": attention,
         **{k: m[k] for k in sorted(m) if k.startswith(("test_", "baseline_", "val_"))},
@@ -47,8 +47,8 @@ def run(attention: str, sets: list[str]) -> dict:
         "epoch_seconds": round(m["epoch_seconds"], 1),
         "wall_s": round(time.perf_counter() - start),
         "peak_rss_mb": peak_mb(),
-        "duplicates": {k: v for k, v in result["duplicates"].items() if k != "top_answers"},
-        "run_id": summary["run_id"],
+        "duplicates": {k: v for k, v in result.duplicates.items() if k != "top_answers"},
+        "run_id": summary.run_id,
     }
 
 

@@ -1,1 +1,2 @@
-"""Prefect flows: each chains tasks/ into one stage of the pipeline and tracks it in MLflow."""
+"""Prefect flows, one per stage (the flow body is the DAG of its tasks), each taking its resolved
+settings and returning a typed result (``results.py``); ``pipeline.py`` chains the stages."""

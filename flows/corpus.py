@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
+from flows.results import CorpusResult
 from flows.runners import on_callers_runner, result
 from korflow.core import settings, tracking
 from korflow.core.datasets import Dataset, Shard, write_json_atomic
@@ -64,10 +65,14 @@ def _log_sample(name: str, shard: Shard, rows: int) -> None:
 
 @flow(name="korflow-corpus", log_prints=True)
 def corpus_flow(
-    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Run the corpus stage; returns the MLflow run id, the manifest path and the counts."""
-    cfg: CorpusConfig = corpus_config(profile, overrides)
+    profile: str = "quick",
+    data_mirror: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    config: CorpusConfig | None = None,
+) -> CorpusResult:
+    """Run the corpus stage on ``config`` (resolved settings, as the CLI or a later stage
+    passes them), else on ``profile`` with ``overrides`` (a deployment)."""
+    cfg = config or corpus_config(profile, overrides)
     mirror_arg = settings.mirror_arg(data_mirror)
     logger = get_run_logger()
     started = time.perf_counter()
@@ -151,27 +156,21 @@ def corpus_flow(
             run.info.run_id,
             manifest_path,
         )
-    return {
-        "run_id": run.info.run_id,
-        "flow_run_id": tags["korflow.prefect_flow_run_id"],
-        "manifest": str(manifest_path),
-        "metrics": summary,
-        "tracking_uri": mlflow.get_tracking_uri(),
-        "seconds": elapsed,
-    }
+    return CorpusResult(
+        run_id=run.info.run_id,
+        flow_run_id=tags["korflow.prefect_flow_run_id"],
+        manifest=str(manifest_path),
+        metrics=summary,
+        tracking_uri=mlflow.get_tracking_uri(),
+        seconds=elapsed,
+    )
 
 
 def run_corpus(
-    profile: str,
-    data_mirror: str | None,
-    overrides: dict[str, Any] | None,
-    done: dict[str, Any] | None = None,
-) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+    config: CorpusConfig, data_mirror: str | None, done: CorpusResult | None = None
+) -> tuple[CorpusResult, dict[str, Any]]:
     """The corpus stage as a subflow of a later stage (served from the cache when unchanged),
-    or ``done``, its result from earlier in a pipeline: (mirror path, result, manifest)."""
-    mirror_arg = settings.mirror_arg(data_mirror)
-    corpus = done or on_callers_runner(corpus_flow)(
-        profile=profile, data_mirror=mirror_arg, overrides=overrides
-    )
-    manifest = json.loads(Path(corpus["manifest"]).read_text(encoding="utf-8"))
-    return mirror_arg, corpus, manifest
+    or ``done``, its result from earlier in a pipeline: (result, manifest)."""
+    corpus = done or on_callers_runner(corpus_flow)(config=config, data_mirror=data_mirror)
+    manifest = json.loads(Path(corpus.manifest).read_text(encoding="utf-8"))
+    return corpus, manifest

@@ -7,6 +7,7 @@ evaluates each on WS-353 and the analogy set, and logs one MLflow run per model.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
+from flows.results import EmbedResult, EmbedRun
 from flows.runners import on_callers_runner
-from korflow.core import tracking
+from korflow.core import settings, tracking
 from korflow.core.datasets import Shard, sha256_file
 from korflow.core.profiles import EmbedConfig, embed_config
 from korflow.core.sources import EVAL, is_url
@@ -43,7 +45,7 @@ def _log_model_run(
     evaluation: dict,
     inputs: list,
     mirror: str | None,
-) -> dict[str, Any]:
+) -> EmbedRun:
     params = getattr(cfg, level)
     config = {
         "level": level,
@@ -68,9 +70,9 @@ def _log_model_run(
         tags[tracking.NONDETERMINISTIC] = unrepeatable
     record = tracking.flow_record("embed", cfg, mirror, levels=[level], units=[unit])
     with tracking.stage_run(
-        "fasttext", cfg.profile, config, seed=params.seed, tags=tags, flow=record
+        "embed", cfg.profile, config, seed=params.seed, tags=tags, flow=record
     ) as run:
-        mlflow.set_tag("mlflow.runName", f"fasttext-{level}-{unit}-{cfg.profile}")
+        mlflow.set_tag("mlflow.runName", f"embed-{level}-{unit}-{cfg.profile}")
         for source in inputs:
             where = source.origin if is_url(source.origin) else source.path
             tracking.log_input_file(source.name, where, source.sha256, context="evaluation")
@@ -92,15 +94,15 @@ def _log_model_run(
             str(Path(model.path).parent),
             "model",
         )
-    return {
-        "run_id": run.info.run_id,
-        "level": level,
-        "unit": unit,
-        "model_path": model.path,
-        "model_sha256": model.sha256,
-        "nondeterministic": unrepeatable,
+    return EmbedRun(
+        run_id=run.info.run_id,
+        level=level,
+        unit=unit,
+        model_path=model.path,
+        model_sha256=model.sha256,
+        nondeterministic=unrepeatable,
         **{k: metrics[k] for k in SUMMARY_METRICS},
-    }
+    )
 
 
 @flow(name="korflow-embed", log_prints=True)
@@ -108,15 +110,17 @@ def embed_flow(
     profile: str = "quick",
     data_mirror: str | None = None,
     overrides: dict[str, Any] | None = None,
+    config: EmbedConfig | None = None,
     upstream: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train and evaluate the FastText models; returns one summary per MLflow run.
-    ``upstream``: {"corpus": result} from a pipeline that already ran that stage."""
-    cfg = embed_config(profile, overrides)
+) -> EmbedResult:
+    """Train and evaluate the FastText models on ``config`` (resolved settings), else on
+    ``profile`` with ``overrides``; one MLflow run per model. ``upstream``: {"corpus":
+    CorpusResult} from a pipeline that already ran that stage."""
+    started = time.perf_counter()
+    cfg = config or embed_config(profile, overrides)
     upstream = upstream or {}
-    mirror_arg, corpus, manifest = run_corpus(
-        profile, data_mirror, cfg.corpus, upstream.get("corpus")
-    )
+    mirror_arg = settings.mirror_arg(data_mirror)
+    corpus, manifest = run_corpus(cfg.corpus, mirror_arg, upstream.get("corpus"))
     names = ["nsmc", "wiki"] if cfg.include_wiki else ["nsmc"]
     shards = [Shard(**s) for name in names for s in manifest["datasets"][name]["tokens"]]
     ws353, analogy = (
@@ -148,7 +152,7 @@ def embed_flow(
                 cfg,
                 unit,
                 level,
-                corpus["run_id"],
+                corpus.run_id,
                 corpus_file.result(),
                 model.result(),
                 evaluation.result(),
@@ -157,51 +161,47 @@ def embed_flow(
             )
         )
         get_run_logger().info("fasttext %s/%s: %s", level, unit, runs[-1])
-    return {
-        "runs": runs,
-        "corpus_run_id": corpus["run_id"],
-        "flow_run_id": str(flow_run.get_id() or ""),
-        "tracking_uri": mlflow.get_tracking_uri(),
-    }
+    return EmbedResult(
+        seconds=time.perf_counter() - started,
+        runs=runs,
+        corpus_run_id=corpus.run_id,
+        flow_run_id=str(flow_run.get_id() or ""),
+        tracking_uri=mlflow.get_tracking_uri(),
+    )
 
 
 def fasttext_models(
-    profile: str,
+    config: EmbedConfig,
     data_mirror: str | None,
     levels: list[str],
     given: dict[str, str],
-    corpus_overrides: dict[str, Any],
-    embed_overrides: dict[str, Any],
     upstream: dict[str, Any] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Morpheme-unit FastText models for ``levels`` (each {"run_id", "model_path",
-    "model_sha256"}): the files in ``given`` where named, else the runs of a pipeline's FastText
-    stage (``upstream["embed"]``), else the FastText stage as a subflow (served from the cache
-    when nothing changed)."""
+) -> dict[str, EmbedRun]:
+    """Morpheme-unit FastText models for ``levels``: the files in ``given`` where named, else
+    the runs of a pipeline's FastText stage (``upstream["embed"]``), else the FastText stage on
+    ``config`` as a subflow (served from the cache when nothing changed)."""
     upstream = upstream or {}
+    done = upstream.get("embed")
     found = {
-        run["level"]: run
-        for run in (upstream.get("embed") or {}).get("runs", [])
-        if run["level"] in levels and run["unit"] == "morpheme"
+        run.level: run
+        for run in (done.runs if done else [])
+        if run.level in levels and run.unit == "morpheme"
     }
     for level, path in given.items():
         if level in levels:
-            found[level] = {
-                "run_id": f"file:{path}",
-                "model_path": path,
-                "model_sha256": sha256_file(path),
-            }
+            found[level] = EmbedRun(
+                run_id=f"file:{path}",
+                level=level,
+                unit="morpheme",
+                model_path=path,
+                model_sha256=sha256_file(path),
+            )
     missing = [level for level in levels if level not in found]
     if missing:
-        overrides = {
-            **embed_overrides,
-            "corpus": corpus_overrides,
-            "levels": missing,
-            "units": ["morpheme"],
-        }
+        narrowed = config.model_copy(update={"levels": missing, "units": ["morpheme"]})
         result = on_callers_runner(embed_flow)(
-            profile=profile, data_mirror=data_mirror, overrides=overrides, upstream=upstream
+            config=narrowed, data_mirror=data_mirror, upstream=upstream
         )
-        for run in result["runs"]:
-            found[run["level"]] = run
+        for run in result.runs:
+            found[run.level] = run
     return found

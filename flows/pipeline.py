@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 import mlflow
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -31,11 +32,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.corpus import corpus_flow
 from flows.embed import embed_flow
+from flows.results import PipelineResult, Seq2SeqResult, StageResult
 from flows.runners import task_runner
 from flows.sentiment import sentiment_flow
 from flows.seq2seq import seq2seq_flow
 from korflow.core import compare, settings, tracking
-from korflow.core.profiles import pipeline_config
+from korflow.core.profiles import PipelineConfig, pipeline_config
 
 FLOWS = {
     "corpus": corpus_flow,
@@ -52,19 +54,16 @@ class PipelineFailed(RuntimeError):
 @task(cache_policy=NO_CACHE, task_run_name="{stage}")
 def run_stage(
     stage: str,
-    profile: str,
+    config: Any,
     data_mirror: str | None,
-    overrides: dict[str, Any],
-    upstream: dict[str, Any] | None = None,
+    upstream: dict[str, StageResult] | None = None,
     runner: str | None = None,
-) -> dict[str, Any]:
+) -> StageResult:
     """One stage's flow as a child flow run (its tasks are cached, so a re-run is cheap), its
     tasks on the chosen task runner (e.g. the clean/tokenize map on a Dask cluster)."""
-    started = time.perf_counter()
     kwargs = {"upstream": upstream} if stage != "corpus" else {}
     stage_flow = FLOWS[stage].with_options(task_runner=task_runner(runner))
-    result = stage_flow(profile=profile, data_mirror=data_mirror, overrides=overrides, **kwargs)
-    return {**result, "stage_seconds": time.perf_counter() - started}
+    return stage_flow(config=config, data_mirror=data_mirror, **kwargs)
 
 
 # The pipeline's own tasks only start child flows and wait for them (a stage waits for its
@@ -76,23 +75,32 @@ def run_stage(
     task_runner=ThreadPoolTaskRunner(max_workers=len(FLOWS)),
 )
 def pipeline_flow(
-    profile: str = "quick", data_mirror: str | None = None, overrides: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Run the stages as a DAG; returns each stage's result and the report's location."""
-    cfg = pipeline_config(profile, overrides)
+    profile: str = "quick",
+    data_mirror: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    config: PipelineConfig | None = None,
+) -> PipelineResult:
+    """Run the stages as a DAG on ``config`` (resolved settings of every stage), else on
+    ``profile`` with ``overrides``; returns each stage's result and the report."""
+    cfg = config or pipeline_config(profile, overrides)
     mirror_arg = settings.mirror_arg(data_mirror)
     logger = get_run_logger()
     flow_run_id = str(flow_run.get_id() or "")
     started = time.perf_counter()
     record = tracking.flow_record("pipeline", cfg, mirror_arg)
-    config = cfg.model_dump(mode="json")
+    # Each stage's own settings; the upstream settings it holds are the pipeline's corpus and
+    # embed settings, logged once.
+    upstream = {"corpus", "embed"}
+    config = cfg.model_dump(
+        mode="json", exclude={"embed": {"corpus"}, "sentiment": upstream, "seq2seq": upstream}
+    )
     tags = {"korflow.prefect_flow_run_id": flow_run_id}
-    with tracking.stage_run("pipeline", profile, config, tags=tags, flow=record) as parent:
+    with tracking.stage_run("pipeline", cfg.profile, config, tags=tags, flow=record) as parent:
         run_id = parent.info.run_id
         mlflow.set_tag("korflow.pipeline_run_id", run_id)
         logger.info("pipeline MLflow run %s (%s)", run_id, mlflow.get_tracking_uri())
-        with tracking.pipeline_scope(run_id, flow_run_id, profile):
-            futures = _submit(cfg, profile, mirror_arg)
+        with tracking.pipeline_scope(run_id, flow_run_id, cfg.profile):
+            futures = _submit(cfg, mirror_arg)
             results, failed = {}, {}
             for stage, future in futures.items():
                 future.wait()
@@ -103,15 +111,12 @@ def pipeline_flow(
                     failed[stage] = state.message or state.name
         elapsed = time.perf_counter() - started
         mlflow.log_metrics(
-            {
-                "duration_s": elapsed,
-                **{f"{s}_seconds": r["stage_seconds"] for s, r in results.items()},
-            }
+            {"duration_s": elapsed, **{f"{s}_seconds": r.seconds for s, r in results.items()}}
         )
-        report = compare.pipeline_report(run_id, results, failed, elapsed)
+        report = pipeline_report(run_id, results, failed, elapsed)
         mlflow.log_text(report, "report/pipeline.md")
         create_markdown_artifact(
-            report, key=f"korflow-pipeline-{profile}", description="korflow pipeline summary"
+            report, key=f"korflow-pipeline-{cfg.profile}", description="korflow pipeline summary"
         )
         if failed:
             mlflow.set_tag("korflow.failed_stages", ",".join(failed))
@@ -121,17 +126,22 @@ def pipeline_flow(
                 f"{', '.join(results) or 'none'}. Re-run to resume from the cached stages."
             )
     logger.info("pipeline done in %.0f s; MLflow run %s", elapsed, run_id)
-    return {
-        "run_id": run_id,
-        "flow_run_id": flow_run_id,
-        "stages": results,
-        "seconds": elapsed,
-        "report": report,
-        "tracking_uri": mlflow.get_tracking_uri(),
-    }
+    return PipelineResult(
+        run_id=run_id,
+        flow_run_id=flow_run_id,
+        stages=results,
+        seconds=elapsed,
+        report=report,
+        tracking_uri=mlflow.get_tracking_uri(),
+    )
 
 
-def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
+def flow_of(stage: str):
+    """The flow that runs ``stage``: a stage's own, or the pipeline."""
+    return pipeline_flow if stage == "pipeline" else FLOWS[stage]
+
+
+def _submit(cfg: PipelineConfig, mirror: str | None) -> dict[str, PrefectFuture]:
     """Submit the stages with their dependencies; Prefect runs what is ready concurrently."""
     futures: dict[str, PrefectFuture] = {}
     wanted = set(cfg.stages)
@@ -140,10 +150,9 @@ def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
         if stage in wanted:
             futures[stage] = run_stage.submit(
                 stage,
-                profile,
+                getattr(cfg, stage),
                 mirror,
-                cfg.stage_overrides(stage),
-                upstream or None,
+                upstream or None,  # Prefect hands the task the stages' results
                 cfg.task_runner,
                 wait_for=[f for f in after if f is not None],
             )
@@ -156,6 +165,29 @@ def _submit(cfg, profile: str, mirror: str | None) -> dict[str, PrefectFuture]:
     # seq2seq reads its own data (unless it starts from FastText vectors); it waits for the
     # corpus stage only so that its training never competes with tokenization for the CPU.
     # The trainings and FastText models then take turns on the cores (korflow.core.cpu).
-    seq2seq_needs_vectors = cfg.seq2seq.get("embedding", "random") != "random"
+    seq2seq_needs_vectors = cfg.seq2seq.embedding != "random"
     submit("seq2seq", embed if seq2seq_needs_vectors else {}, after=[futures.get("corpus")])
     return futures
+
+
+def pipeline_report(
+    run_id: str,
+    results: dict[str, StageResult],
+    failed: dict[str, str],
+    wall: float,
+) -> str:
+    """The Markdown summary a pipeline run logs to MLflow and shows as a Prefect artifact."""
+    lines = [f"# korflow pipeline {run_id}", "", f"Wall time: {wall:.0f} s", ""]
+    lines += ["| stage | status | seconds |", "|---|---|---:|"]
+    for stage, result in results.items():
+        lines.append(f"| {stage} | done | {result.seconds:.0f} |")
+    for stage, why in failed.items():
+        lines.append(f"| {stage} | **failed**: {why} | - |")
+    lines.append("")
+    for stage, table in compare.tables(compare.search(pipeline_run_id=run_id)).items():
+        lines += [f"## {stage}", "", table.to_markdown(index=False), ""]
+    seq2seq = results.get("seq2seq")
+    if isinstance(seq2seq, Seq2SeqResult):
+        lines += ["## seq2seq answers to everyday questions", ""]
+        lines += [pd.DataFrame(seq2seq.everyday).to_markdown(index=False), ""]
+    return "\n".join(lines)

@@ -28,9 +28,9 @@ def first(inputs):
 
 
 def test_counts_tags_inputs_and_samples_are_tracked(first):
-    r = mlflow.get_run(first["run_id"])
+    r = mlflow.get_run(first.run_id)
     assert r.data.tags["korflow.stage"] == "corpus" and r.data.tags["korflow.profile"] == "quick"
-    assert r.data.tags["korflow.prefect_flow_run_id"] == first["flow_run_id"]
+    assert r.data.tags["korflow.prefect_flow_run_id"] == first.flow_run_id
     m = r.data.metrics
     assert m["nsmc.train.rows_read"] == 6 and m["nsmc.test.rows_read"] == 3
     assert m["nsmc.train.skipped.bad_label"] == 1 and m["nsmc.train.skipped.wrong_field_count"] == 1
@@ -50,11 +50,11 @@ def test_counts_tags_inputs_and_samples_are_tracked(first):
         "nsmc_test",
         "kowiki",
     }
-    artifacts = {a.path for a in MlflowClient().list_artifacts(first["run_id"], "samples")}
+    artifacts = {a.path for a in MlflowClient().list_artifacts(first.run_id, "samples")}
     assert artifacts == {"samples/nsmc.tsv", "samples/wiki.tsv"}
     sample = Path(
         mlflow.artifacts.download_artifacts(
-            run_id=first["run_id"], artifact_path="samples/nsmc.tsv"
+            run_id=first.run_id, artifact_path="samples/nsmc.tsv"
         )
     )
     lines = sample.read_text(encoding="utf-8").splitlines()
@@ -63,7 +63,7 @@ def test_counts_tags_inputs_and_samples_are_tracked(first):
 
 
 def test_vocabulary_never_sees_the_test_split(first):
-    manifest = json.loads(Path(first["manifest"]).read_text(encoding="utf-8"))
+    manifest = json.loads(Path(first.manifest).read_text(encoding="utf-8"))
     import pyarrow.parquet as pq
 
     vocab = set(
@@ -76,22 +76,22 @@ def test_vocabulary_never_sees_the_test_split(first):
 
 def test_unchanged_rerun_is_served_from_the_cache(inputs, first):
     again = run(inputs)
-    s = states(again["flow_run_id"])
+    s = states(again.flow_run_id)
     for name in ("ingest_nsmc", "ingest_wiki", "clean_shard", "tokenize_shard", "build_vocabulary"):
         assert s[name] == {"Cached"}, (name, s)
-    assert again["metrics"] == first["metrics"]
+    assert again.metrics == first.metrics
 
 
 def test_changed_cleaning_option_reruns_only_what_depends_on_it(inputs, first):
     changed = run(inputs, clean__keep_digits=True)
-    s = states(changed["flow_run_id"])
+    s = states(changed.flow_run_id)
     assert s["ingest_nsmc"] == {"Cached"} and s["ingest_wiki"] == {"Cached"}
     assert s["clean_shard"] == {"Completed"} and s["tokenize_shard"] == {"Completed"}
-    assert changed["metrics"]["nsmc.tokens"] > first["metrics"]["nsmc.tokens"]  # 10점 keeps 10
+    assert changed.metrics["nsmc.tokens"] > first.metrics["nsmc.tokens"]  # 10점 keeps 10
 
 
 def test_changed_tokenizer_option_keeps_the_cleaned_shards(inputs, first):
-    s = states(run(inputs, tokenizer__drop_pos=["J"])["flow_run_id"])
+    s = states(run(inputs, tokenizer__drop_pos=["J"]).flow_run_id)
     assert s["clean_shard"] == {"Cached"} and s["tokenize_shard"] == {"Completed"}
 
 
@@ -102,16 +102,16 @@ def test_changed_input_file_reruns_its_corpus_only(inputs, first, tmp_path):
         encoding="utf-8",
     )
     result = run(inputs, nsmc_files__train=str(train))
-    s = states(result["flow_run_id"])
+    s = states(result.flow_run_id)
     assert s["ingest_nsmc"] == {"Completed"} and s["ingest_wiki"] == {"Cached"}
-    assert result["metrics"]["nsmc.ingest.rows"] == 10
+    assert result.metrics["nsmc.ingest.rows"] == 10
 
 
 def test_dask_task_runner_gives_the_same_counts(inputs, first):
     result = run(inputs, runner="dask", clean__max_repeat=3)
-    assert states(result["flow_run_id"])["clean_shard"] == {"Completed"}
+    assert states(result.flow_run_id)["clean_shard"] == {"Completed"}
     for key in ("nsmc.ingest.rows", "nsmc.clean.rows_out", "wiki.clean.rows_out", "wiki.tokens"):
-        assert result["metrics"][key] == first["metrics"][key]
+        assert result.metrics[key] == first.metrics[key]
 
 
 def test_corrupt_dump_fails_the_run_clearly(inputs, tmp_path):
@@ -131,8 +131,8 @@ def test_capped_remote_dump_is_streamed_not_downloaded(inputs, file_server):
         (inputs / "kowiki.xml.bz2").read_bytes()
     )
     result = run(inputs, wiki_source=f"{url}/kowiki-latest-pages-articles.xml.bz2", wiki_max_docs=1)
-    assert result["metrics"]["wiki.docs"] == 1
-    r = mlflow.get_run(result["run_id"])
+    assert result.metrics["wiki.docs"] == 1
+    r = mlflow.get_run(result.run_id)
     kowiki = [i.dataset for i in r.inputs.dataset_inputs if i.dataset.name == "kowiki"][0]
     assert url in kowiki.source
     downloads = Path(os.environ["KORFLOW_HOME"]) / "downloads" / "kowiki"

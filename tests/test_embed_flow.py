@@ -40,16 +40,16 @@ def result(inputs):
 
 
 def test_one_tagged_run_per_model_with_metrics_and_artifacts(result):
-    assert [(r["level"], r["unit"]) for r in result["runs"]] == [
+    assert [(r.level, r.unit) for r in result.runs] == [
         ("syllable", "morpheme"),
         ("jamo", "morpheme"),
     ]
-    for summary in result["runs"]:
-        run = mlflow.get_run(summary["run_id"])
+    for summary in result.runs:
+        run = mlflow.get_run(summary.run_id)
         tags = run.data.tags
-        assert tags["korflow.stage"] == "fasttext" and tags["korflow.level"] == summary["level"]
+        assert tags["korflow.stage"] == "embed" and tags["korflow.level"] == summary.level
         assert tags["korflow.unit"] == "morpheme"
-        assert tags["korflow.corpus_run_id"] == result["corpus_run_id"]
+        assert tags["korflow.corpus_run_id"] == result.corpus_run_id
         m = run.data.metrics
         for name in (
             "ws353_spearman",
@@ -63,17 +63,17 @@ def test_one_tagged_run_per_model_with_metrics_and_artifacts(result):
         ):
             assert name in m, name
         assert m["ws353_pairs"] == 5 and m["analogy_items"] == 3 and m["vocabulary_size"] > 20
-        assert run.data.params["fasttext.min_n"] == ("3" if summary["level"] == "jamo" else "1")
+        assert run.data.params["fasttext.min_n"] == ("3" if summary.level == "jamo" else "1")
         assert run.data.params["seed"] == "42"
-        names = {a.path for a in MlflowClient().list_artifacts(summary["run_id"])}
+        names = {a.path for a in MlflowClient().list_artifacts(summary.run_id)}
         assert {"neighbours.txt", "projection.png", "vectors.vec", "model"} <= names
-        model_files = {a.path for a in MlflowClient().list_artifacts(summary["run_id"], "model")}
+        model_files = {a.path for a in MlflowClient().list_artifacts(summary.run_id, "model")}
         assert model_files == {"model/fasttext.model"} or all(
             p.startswith("model/fasttext.model") for p in model_files
         )
         vec = Path(
             mlflow.artifacts.download_artifacts(
-                run_id=summary["run_id"], artifact_path="vectors.vec"
+                run_id=summary.run_id, artifact_path="vectors.vec"
             )
         )
         header, first = vec.read_text(encoding="utf-8").splitlines()[:2]
@@ -84,7 +84,7 @@ def test_one_tagged_run_per_model_with_metrics_and_artifacts(result):
 def test_projection_plot_is_a_png(result):
     png = Path(
         mlflow.artifacts.download_artifacts(
-            run_id=result["runs"][1]["run_id"], artifact_path="projection.png"
+            run_id=result.runs[1].run_id, artifact_path="projection.png"
         )
     )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
@@ -111,17 +111,17 @@ def test_similar_answers_for_an_unseen_inflected_form(result):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "not in vocabulary" in out.stderr
-    assert result["runs"][1]["run_id"] in out.stderr
+    assert result.runs[1].run_id in out.stderr
     rows = [line.split("\t") for line in out.stdout.strip().splitlines()]
     assert len(rows) == 3 and all(len(r) == 2 and -1 <= float(r[1]) <= 1 for r in rows)
 
 
 def test_eojeol_unit_trains_on_whitespace_words(inputs):
     out = run(inputs, levels=["syllable"], units=["eojeol"])
-    summary = out["runs"][0]
-    assert summary["unit"] == "eojeol"
+    summary = out.runs[0]
+    assert summary.unit == "eojeol"
     vocab = Path(
-        mlflow.artifacts.download_artifacts(run_id=summary["run_id"], artifact_path="vectors.vec")
+        mlflow.artifacts.download_artifacts(run_id=summary.run_id, artifact_path="vectors.vec")
     )
     words = {line.split(" ", 1)[0] for line in vocab.read_text(encoding="utf-8").splitlines()[1:]}
     assert "재밌어요" in words  # whole eojeol, not morphemes

@@ -70,3 +70,16 @@ def test_the_check_sees_an_upward_import(tmp_path):
     path.write_text("def f():\n    from flows.corpus import corpus_flow\n", encoding="utf-8")
     found = imports_of("korflow.core.bad", path)
     assert "flows.corpus" in found and layer_of("flows.corpus") > layer_of("korflow.core.bad")
+
+
+def test_the_project_imports_its_own_code_by_name():
+    """No ``importlib`` for the project's own modules (the dependency would be invisible to a
+    reader and to this test): only the file MLflow runs to build a served model looks its
+    PythonModel up from the model's config."""
+    found = [
+        name
+        for name, path in modules()
+        if "import_module" in path.read_text(encoding="utf-8")
+        and name != "korflow.serving.model_code"
+    ]
+    assert not found

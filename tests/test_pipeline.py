@@ -47,6 +47,9 @@ def run(inputs, **stages):
     return pipeline_flow(profile="quick", data_mirror=None, overrides=overrides(inputs, **stages))
 
 
+CPU_TURNS: list[tuple[str, float, float]] = []  # the turns of the ``first`` run
+
+
 @pytest.fixture(scope="module")
 def first(inputs):
     """One pipeline run, with the turns its heavy jobs took on the CPU: (job, start, end)."""
@@ -73,7 +76,8 @@ def first(inputs):
         patch.setattr(cpu, "_turn", recorded)
         patch.delenv("KORFLOW_CPU_EXCLUSIVE", raising=False)  # the default: take turns
         result = run(inputs)
-    return {**result, "cpu_turns": turns}
+    CPU_TURNS[:] = turns
+    return result
 
 
 def children(parent_id: str) -> list:
@@ -86,21 +90,21 @@ def children(parent_id: str) -> list:
 
 
 def test_one_parent_run_with_a_nested_run_per_stage(first):
-    parent = mlflow.get_run(first["run_id"])
+    parent = mlflow.get_run(first.run_id)
     assert parent.data.tags["korflow.stage"] == "pipeline"
-    assert parent.data.tags["korflow.prefect_flow_run_id"] == first["flow_run_id"]
-    runs = children(first["run_id"])
+    assert parent.data.tags["korflow.prefect_flow_run_id"] == first.flow_run_id
+    runs = children(first.run_id)
     stages = sorted(r.data.tags["korflow.stage"] for r in runs)
     # one corpus run (later stages reuse it), two FastText levels, three embeddings, one seq2seq
-    assert stages == ["corpus"] + ["fasttext"] * 2 + ["sentiment"] * 3 + ["seq2seq"]
+    assert stages == ["corpus"] + ["embed"] * 2 + ["sentiment"] * 3 + ["seq2seq"]
     for r in runs:
         tags = r.data.tags
-        assert tags["mlflow.parentRunId"] == first["run_id"]
-        assert tags["korflow.pipeline_flow_run_id"] == first["flow_run_id"]
+        assert tags["mlflow.parentRunId"] == first.run_id
+        assert tags["korflow.pipeline_flow_run_id"] == first.flow_run_id
         assert tags["korflow.profile"] == "quick" and tags["korflow.pipeline_profile"] == "quick"
-        assert tags["korflow.prefect_flow_run_id"] not in ("", first["flow_run_id"])
+        assert tags["korflow.prefect_flow_run_id"] not in ("", first.flow_run_id)
     sentiment = [r for r in runs if r.data.tags["korflow.stage"] == "sentiment"]
-    fasttext = {r.info.run_id for r in runs if r.data.tags["korflow.stage"] == "fasttext"}
+    fasttext = {r.info.run_id for r in runs if r.data.tags["korflow.stage"] == "embed"}
     assert {r.data.tags["korflow.fasttext_run_id"] for r in sentiment} - {"none"} == fasttext
     metrics = parent.data.metrics
     assert metrics["duration_s"] > 0 and {"corpus_seconds", "seq2seq_seconds"} <= set(metrics)
@@ -126,19 +130,21 @@ def test_every_stage_gets_a_thread_of_its_own():
             return kwargs
 
     import flows.pipeline
-    import flows.sentiment
 
-    for module, name in ((flows.pipeline, "pipeline"), (flows.sentiment, "sentiment")):
+    for name in ("pipeline", "sentiment"):
         recorder = Recorder()
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(module, f"{name}_flow", recorder)
+            if name == "pipeline":
+                patch.setattr(flows.pipeline, "pipeline_flow", recorder)
+            else:
+                patch.setitem(flows.pipeline.FLOWS, name, recorder)
             cli._run_flow(name, "quick", None, "thread", {})
         assert recorder.replaced == (name != "pipeline")
 
 
 def test_heavy_jobs_take_turns_on_the_cpu(first):
     # Both branches run at once, but each FastText model and each training has the cores alone.
-    turns = sorted(first["cpu_turns"], key=lambda turn: turn[1])
+    turns = sorted(CPU_TURNS, key=lambda turn: turn[1])
     kinds = sorted(job.split()[0] for job, _, _ in turns)
     assert kinds == ["FastText"] * 2 + ["sentiment"] * 3 + ["seq2seq"]
     for (_, _, end), (_, start, _) in zip(turns, turns[1:], strict=False):
@@ -147,7 +153,7 @@ def test_heavy_jobs_take_turns_on_the_cpu(first):
 
 def test_report_in_mlflow_and_prefect(first):
     text = mlflow.artifacts.load_text(f"runs:/{first['run_id']}/report/pipeline.md")
-    for heading in ("## fasttext", "## sentiment", "## seq2seq", "test_accuracy", "test_chrf"):
+    for heading in ("## embed", "## sentiment", "## seq2seq", "test_accuracy", "test_chrf"):
         assert heading in text
     from prefect import get_client
 
@@ -175,13 +181,13 @@ def test_second_unchanged_run_is_served_from_the_cache(first, inputs):
         "seq2seq": ("prepare_pairs", "run_baselines", "train_chat_model"),
     }
     for stage, tasks in expected.items():
-        s = states(again["stages"][stage]["flow_run_id"])
+        s = states(again.stages[stage].flow_run_id)
         for name in tasks:
             assert s[name] == {"Cached"}, (stage, name, s)
     for old, new in zip(
-        first["stages"]["sentiment"]["runs"], again["stages"]["sentiment"]["runs"], strict=True
+        first.stages["sentiment"].runs, again.stages["sentiment"].runs, strict=True
     ):
-        assert old["test_accuracy"] == new["test_accuracy"]
+        assert old.test_accuracy == new.test_accuracy
 
 
 def test_failed_branch_fails_the_pipeline_and_keeps_the_finished_stages(inputs, tmp_path):
@@ -224,12 +230,12 @@ def test_compare_writes_tables_and_plots(first, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     report = Path(out.stdout.strip().splitlines()[-1])
     text = report.read_text(encoding="utf-8")
-    for part in ("## sentiment", "## seq2seq", "## fasttext", "sentiment_learning_curves.png"):
+    for part in ("## sentiment", "## seq2seq", "## embed", "sentiment_learning_curves.png"):
         assert part in text
-    assert first["run_id"][:8] in text
+    assert first.run_id[:8] in text
     assert (tmp_path / "md" / "sentiment_over_runs.png").stat().st_size > 1000
     html = _cli(
-        "compare", "--pipeline", first["run_id"], "--format", "html", "--out", str(tmp_path)
+        "compare", "--pipeline", first.run_id, "--format", "html", "--out", str(tmp_path)
     )
     assert html.returncode == 0, html.stderr[-2000:]
     assert "<table" in (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -238,8 +244,8 @@ def test_compare_writes_tables_and_plots(first, tmp_path):
 
 
 def test_reproduce_a_stage_run_matches_exactly(first):
-    sentiment = next(r for r in first["stages"]["sentiment"]["runs"] if r["embedding"] == "jamo")
-    out = _cli("reproduce", sentiment["run_id"])
+    sentiment = next(r for r in first.stages["sentiment"].runs if r.embedding == "jamo")
+    out = _cli("reproduce", sentiment.run_id)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     rows = [line.split("\t") for line in out.stdout.strip().splitlines()[1:]]
     metrics = {r[2] for r in rows}
@@ -250,10 +256,10 @@ def test_reproduce_a_stage_run_matches_exactly(first):
 
 def test_reproduce_a_whole_pipeline_run_matches_exactly(first):
     # Every stage recomputed, the branches running side by side as in the original.
-    out = _cli("reproduce", first["run_id"])
+    out = _cli("reproduce", first.run_id)
     rows = [line.split("\t") for line in out.stdout.strip().splitlines()[1:]]
     assert out.returncode == 0, [r for r in rows if r[-1] != "yes"] or out.stderr[-3000:]
-    assert {r[0] for r in rows} == {"corpus", "fasttext", "sentiment", "seq2seq"}
+    assert {r[0] for r in rows} == {"corpus", "embed", "sentiment", "seq2seq"}
     assert {r[1] for r in rows if r[0] == "sentiment"} == {"random", "syllable", "jamo"}
     assert all(r[5] == "yes" for r in rows), [r for r in rows if r[5] != "yes"]
 
@@ -268,10 +274,10 @@ def _tampered(run_id: str, metric: str, unrepeatable: str = "") -> None:
 
 
 def test_reproduce_exits_1_on_a_real_mismatch_and_names_it(first):
-    runs = first["stages"]["sentiment"]["runs"]
-    random_run = next(r for r in runs if r["embedding"] == "random")
-    _tampered(random_run["run_id"], "test_accuracy")
-    out = _cli("reproduce", random_run["run_id"])
+    runs = first.stages["sentiment"].runs
+    random_run = next(r for r in runs if r.embedding == "random")
+    _tampered(random_run.run_id, "test_accuracy")
+    out = _cli("reproduce", random_run.run_id)
     assert out.returncode == 1
     differing = [line for line in out.stdout.splitlines() if line.endswith("\tNO")]
     assert len(differing) == 1 and "\ttest_accuracy\t" in differing[0]
@@ -279,9 +285,9 @@ def test_reproduce_exits_1_on_a_real_mismatch_and_names_it(first):
 
 
 def test_a_run_marked_unrepeatable_is_shown_but_not_held_to_exactness(first):
-    syllable = next(r for r in first["stages"]["sentiment"]["runs"] if r["embedding"] == "syllable")
-    _tampered(syllable["run_id"], "test_loss", "gensim FastText with workers=2 …")
-    out = _cli("reproduce", syllable["run_id"])
+    syllable = next(r for r in first.stages["sentiment"].runs if r.embedding == "syllable")
+    _tampered(syllable.run_id, "test_loss", "gensim FastText with workers=2 …")
+    out = _cli("reproduce", syllable.run_id)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "\ttest_loss\t" in out.stdout and "not exact" in out.stdout
     assert "not compared exactly: gensim FastText with workers=2" in out.stderr
@@ -301,8 +307,8 @@ def test_changed_chatbot_file_reruns_only_the_seq2seq_stage(first, inputs, tmp_p
         ("embed", "train_model"),
         ("sentiment", "train_classifier"),
     ):
-        assert states(result["stages"][stage]["flow_run_id"])[name] == {"Cached"}, stage
-    s = states(result["stages"]["seq2seq"]["flow_run_id"])
+        assert states(result.stages[stage].flow_run_id)[name] == {"Cached"}, stage
+    s = states(result.stages["seq2seq"].flow_run_id)
     assert s["prepare_pairs"] == {"Completed"} and s["train_chat_model"] == {"Completed"}
 
 
@@ -319,9 +325,9 @@ def test_stages_run_their_tasks_on_a_dask_cluster(inputs):
             corpus=corpus_overrides(inputs, clean__max_repeat=4),
         )
         assert cluster.scheduler.transition_counter > 0  # the stage's tasks went through Dask
-    corpus = result["stages"]["corpus"]
-    assert states(corpus["flow_run_id"])["clean_shard"] == {"Completed"}
-    assert mlflow.get_run(corpus["run_id"]).data.tags["korflow.pipeline_run_id"] == result["run_id"]
+    corpus = result.stages["corpus"]
+    assert states(corpus.flow_run_id)["clean_shard"] == {"Completed"}
+    assert mlflow.get_run(corpus.run_id).data.tags["korflow.pipeline_run_id"] == result.run_id
 
 
 def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
@@ -345,6 +351,6 @@ def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
     assert {"tokenize_shard", "export_corpus", "train_model", "evaluate_model"} <= names, names
     assert workers and os.getpid() not in workers  # the workers are other processes
     # Every run the nested flows logged hangs under the pipeline's run (found by its tag).
-    stages = [r.data.tags["korflow.stage"] for r in children(result["run_id"])]
-    assert stages.count("fasttext") == 2 and stages.count("sentiment") == 3, stages
+    stages = [r.data.tags["korflow.stage"] for r in children(result.run_id)]
+    assert stages.count("embed") == 2 and stages.count("sentiment") == 3, stages
     assert "corpus" in stages

@@ -46,17 +46,17 @@ def predictor_files(model_uri: str, dst: str | None = None) -> str:
 
 
 def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
-    assert [r["embedding"] for r in result["runs"]] == ["random", "syllable", "jamo"]
+    assert [r.embedding for r in result.runs] == ["random", "syllable", "jamo"]
     client = MlflowClient()
-    for summary in result["runs"]:
-        r = mlflow.get_run(summary["run_id"])
+    for summary in result.runs:
+        r = mlflow.get_run(summary.run_id)
         assert r.data.tags["korflow.stage"] == "sentiment"
-        assert r.data.tags["korflow.embedding"] == summary["embedding"]
+        assert r.data.tags["korflow.embedding"] == summary.embedding
         fasttext = r.data.tags["korflow.fasttext_run_id"]
-        if summary["embedding"] == "random":
+        if summary.embedding == "random":
             assert fasttext == "none"
         else:
-            assert mlflow.get_run(fasttext).data.tags["korflow.level"] == summary["embedding"]
+            assert mlflow.get_run(fasttext).data.tags["korflow.level"] == summary.embedding
         m = r.data.metrics
         for name in (
             "test_accuracy",
@@ -69,34 +69,34 @@ def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
         ):
             assert name in m, name
         assert m["test_rows"] == 3 and m["train_rows"] + m["val_rows"] == 4  # 6 rows - 2 empty
-        epochs = client.get_metric_history(summary["run_id"], "epoch_val_accuracy")
+        epochs = client.get_metric_history(summary.run_id, "epoch_val_accuracy")
         assert [e.step for e in epochs] == [1, 2]
         assert (
             r.data.params["train.epochs"] == "2"
-            and r.data.params["embedding"] == summary["embedding"]
+            and r.data.params["embedding"] == summary.embedding
         )
-        names = {a.path for a in client.list_artifacts(summary["run_id"])}
+        names = {a.path for a in client.list_artifacts(summary.run_id)}
         assert {"confusion_matrix.png", "learning_curve.png", "vocab.json"} <= names
 
 
 def test_registered_with_champion_on_best_validation_accuracy(result):
     client = MlflowClient()
-    versions = {r["version"] for r in result["runs"]}
+    versions = {r.version for r in result.runs}
     assert len(versions) == 3
     # Quick-profile models compete for the quick champion only.
     champion = client.get_model_version_by_alias("korflow-sentiment", "champion-quick")
     champion_val = mlflow.get_run(champion.tags["korflow.run_id"]).data.metrics["val_accuracy"]
-    assert champion_val >= max(r["val_accuracy"] for r in result["runs"])
+    assert champion_val >= max(r.val_accuracy for r in result.runs)
 
 
 def test_pyfunc_round_trip_answers_any_input(result):
     from korflow.serving.sentiment_predictor import SentimentPredictor
 
-    model = mlflow.pyfunc.load_model(result["runs"][0]["model_uri"])
+    model = mlflow.pyfunc.load_model(result.runs[0].model_uri)
     out = model.predict(pd.DataFrame({"document": ODD_INPUTS}))
     assert list(out.columns) == ["label", "probability"] and len(out) == len(ODD_INPUTS)
     assert set(out["label"]) <= {0, 1} and out["probability"].between(0, 1).all()
-    folder = predictor_files(result["runs"][0]["model_uri"])
+    folder = predictor_files(result.runs[0].model_uri)
     direct = SentimentPredictor.load(folder).predict(ODD_INPUTS)
     pd.testing.assert_frame_equal(out.reset_index(drop=True), direct)
 
@@ -104,7 +104,7 @@ def test_pyfunc_round_trip_answers_any_input(result):
 def test_model_and_vocabulary_that_do_not_match_fail_at_load(result, tmp_path):
     from korflow.serving.sentiment_predictor import SentimentPredictor
 
-    folder = predictor_files(result["runs"][0]["model_uri"], str(tmp_path))
+    folder = predictor_files(result.runs[0].model_uri, str(tmp_path))
     with open(f"{folder}/vocab.json", encoding="utf-8") as f:
         vocab = json.load(f)
     with open(f"{folder}/vocab.json", "w", encoding="utf-8") as f:
@@ -168,7 +168,7 @@ def test_a_given_fasttext_model_file_is_used_instead_of_the_stage(inputs, tmp_pa
         register_model=False,
         fasttext_models={"syllable": str(tmp_path / "ft.model")},
     )
-    r = mlflow.get_run(out["runs"][0]["run_id"])
+    r = mlflow.get_run(out.runs[0].run_id)
     assert r.data.tags["korflow.fasttext_run_id"] == f"file:{tmp_path / 'ft.model'}"
     assert r.data.params["model.embed_dim"] == "12"  # the dimension follows the given vectors
-    assert "version" not in out["runs"][0]
+    assert out.runs[0].version is None

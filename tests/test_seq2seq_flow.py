@@ -34,12 +34,12 @@ def result():
 
 
 def test_one_run_per_attention_with_the_named_metrics(result):
-    assert [r["attention"] for r in result["runs"]] == ["none", "additive"]
+    assert [r.attention for r in result.runs] == ["none", "additive"]
     client = MlflowClient()
-    for summary in result["runs"]:
-        r = mlflow.get_run(summary["run_id"])
+    for summary in result.runs:
+        r = mlflow.get_run(summary.run_id)
         assert r.data.tags["korflow.stage"] == "seq2seq"
-        assert r.data.tags["korflow.attention"] == summary["attention"]
+        assert r.data.tags["korflow.attention"] == summary.attention
         m = r.data.metrics
         for name in (
             "test_bleu",
@@ -58,17 +58,17 @@ def test_one_run_per_attention_with_the_named_metrics(result):
         assert 0 <= m["test_chrf"] <= 100 and m["test_perplexity"] > 1
         # 37 rows: 3 malformed; question groups split 60/20/20 and no question in two splits
         assert m["train_pairs"] + m["val_pairs"] + m["test_pairs"] == 34
-        steps = client.get_metric_history(summary["run_id"], "epoch_val_loss")
+        steps = client.get_metric_history(summary.run_id, "epoch_val_loss")
         assert [s.step for s in steps] == [1, 2]
         # The epoch kept is the best by validation chrF of greedy answers, scored every epoch.
         chrf = sorted(
-            client.get_metric_history(summary["run_id"], "epoch_val_chrf"), key=lambda s: s.step
+            client.get_metric_history(summary.run_id, "epoch_val_chrf"), key=lambda s: s.step
         )
         values = [s.value for s in chrf]
         assert len(values) == 2 and m["best_epoch"] == values.index(max(values)) + 1
         assert m["test_empty_share"] == 0 and 0 <= m["test_cut_share"] <= 1
-        assert r.data.params["model.attention"] == summary["attention"]
-        names = {a.path for a in client.list_artifacts(summary["run_id"])}
+        assert r.data.params["model.attention"] == summary.attention
+        names = {a.path for a in client.list_artifacts(summary.run_id)}
         assert {"learning_curve.png", "vocab.json", "samples", "data"} <= names
         answers = json.loads(
             Path(
@@ -91,10 +91,10 @@ def test_samples_table_has_question_reference_and_answers(result):
 def test_every_variant_answers_the_everyday_questions(result):
     from korean.chatbot import EVERYDAY_QUESTIONS
 
-    everyday = result["everyday"]
+    everyday = result.everyday
     assert everyday["question"] == list(EVERYDAY_QUESTIONS) and len(EVERYDAY_QUESTIONS) == 20
-    for summary in result["runs"]:
-        answers = everyday[summary["attention"]]
+    for summary in result.runs:
+        answers = everyday[summary.attention]
         assert len(answers) == 20 and all(isinstance(a, str) and a.strip() for a in answers)
         path = mlflow.artifacts.download_artifacts(
             f"runs:/{summary['run_id']}/samples/everyday_answers.json"
@@ -107,12 +107,12 @@ def test_registered_with_champion_on_validation_chrf(result):
     client = MlflowClient()
     champion = client.get_model_version_by_alias("korflow-seq2seq", "champion-quick")
     champion_chrf = mlflow.get_run(champion.tags["korflow.run_id"]).data.metrics["val_chrf"]
-    best = max(mlflow.get_run(r["run_id"]).data.metrics["val_chrf"] for r in result["runs"])
+    best = max(mlflow.get_run(r.run_id).data.metrics["val_chrf"] for r in result.runs)
     assert champion_chrf >= best
 
 
 def test_pyfunc_answers_any_question(result):
-    model = mlflow.pyfunc.load_model(result["runs"][1]["model_uri"])
+    model = mlflow.pyfunc.load_model(result.runs[1].model_uri)
     out = model.predict(pd.DataFrame({"question": ODD}))
     assert list(out.columns) == ["answer"] and len(out) == len(ODD)
     assert all(isinstance(a, str) and a for a in out["answer"])
@@ -160,8 +160,8 @@ def test_fasttext_initialised_embeddings(inputs):
         "register_model": False,
     }
     result = seq2seq_flow(profile="quick", data_mirror=None, overrides=overrides)
-    run = mlflow.get_run(result["runs"][0]["run_id"])
+    run = mlflow.get_run(result.runs[0].run_id)
     fasttext = mlflow.get_run(run.data.tags["korflow.fasttext_run_id"])
     assert fasttext.data.tags["korflow.level"] == "jamo"
     assert run.data.params["model.embed_dim"] == "16"  # the FastText vectors' size
-    assert run.data.tags["korflow.attention"] == "general" and "version" not in result["runs"][0]
+    assert run.data.tags["korflow.attention"] == "general" and "version" not in result.runs[0]

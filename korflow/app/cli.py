@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -134,60 +135,117 @@ def _run_flow(
     task_runner: str | None,
     overrides: dict,
     show_config: bool = False,
-) -> dict:
-    """Validate the stage's config and the mirror, then run its flow on the chosen runner."""
-    import importlib
-
+):
+    """Resolve the stage's settings once (a pipeline's: every stage's) and check the mirror,
+    before any work; then run its flow on them, on the chosen task runner."""
     from korflow.core import profiles
 
     try:
-        # Every setting checked (a pipeline's: every stage's) before any work starts.
-        resolved = getattr(profiles, f"{stage}_config")(profile, overrides)
+        config = profiles.stage_config(stage, profile, overrides)
         mirror = settings.data_mirror(data_mirror)
     except (profiles.ConfigError, FileNotFoundError) as exc:
         _fail(exc)
     if show_config:
-        shown = resolved.model_dump(mode="json")
-        if stage == "pipeline":  # each stage's settings as that stage will see them
-            shown |= {
-                name: profiles.STAGE_CONFIGS[name](
-                    profile, resolved.stage_overrides(name)
-                ).model_dump(mode="json")
-                for name in resolved.stages
-            }
-        print(json.dumps(shown, indent=2, ensure_ascii=False))
+        print(json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False))
         raise typer.Exit(0)
+    import flows.pipeline
     from flows.runners import task_runner as make_runner
 
-    flow = getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
+    flow = flows.pipeline.flow_of(stage)
     crash.handle_sigterm()  # now that Prefect is imported: its SIGTERM bridge too
     _quiet_tracebacks()
     if stage != "pipeline":  # the pipeline passes the runner on to its stages itself
         flow = flow.with_options(task_runner=make_runner(task_runner))
-    return flow(profile=profile, data_mirror=str(mirror) if mirror else None, overrides=overrides)
+    return flow(config=config, data_mirror=str(mirror) if mirror else None)
 
 
-def _print_run_ids(result: dict) -> None:
-    """Where the runs went; stdout carries just the MLflow run ids, one a line, for scripts."""
-    console.print(f"tracking URI {result['tracking_uri']}")
-    for run in result["runs"]:
-        print(run["run_id"])
-
-
-def _overrides(pairs: list[str] | None, stage: str | None = None) -> dict:
-    from korflow.core.profiles import ConfigError, parse_overrides
+def _stage(
+    stage: str,
+    profile: str,
+    data_mirror: Path | None,
+    task_runner: str | None,
+    pairs: list[str] | None,
+    refresh: bool,
+    show_config: bool,
+    flags: dict,
+) -> None:
+    """What every stage command does: settings from --set, with the command's own flags on
+    top where given; the flow; its summary on stderr and its MLflow run ids on stdout."""
+    _prepare(refresh)
+    from korflow.core.profiles import ConfigError, merge, parse_overrides
 
     try:
-        return parse_overrides(pairs or [], stage)
+        overrides = parse_overrides(pairs or [], None if stage == "pipeline" else stage)
     except ConfigError as exc:
         _fail(exc)
+    if stage == "pipeline":  # the stages' tasks go there; the stages run side by side here
+        flags, task_runner = {**flags, "task_runner": task_runner}, None
+    overrides = merge(overrides, {key: value for key, value in flags.items() if value is not None})
+    result = _run_flow(stage, profile, data_mirror, task_runner, overrides, show_config)
+    console.print(f"\n[bold green]done[/] {escape(result.summary())}", soft_wrap=True)
+    for line in result.details():
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"tracking URI {result.tracking_uri}", markup=False)
+    if stage == "pipeline":
+        console.print(
+            f"UIs: `mlflow ui --backend-store-uri {settings.tracking_uri()}` and "
+            "`prefect server start`",
+            markup=False,
+        )
+    for run_id in result.run_ids:  # stdout: just the MLflow run ids, one a line, for scripts
+        print(run_id)
 
 
-@app.command()
+def _option(name: str, annotation, default) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+# The options of every stage command, before and after its own.
+_FIRST = (
+    _option("profile", Profile, "quick"),
+    _option("data_mirror", Mirror, None),
+    _option("task_runner", Runner, None),
+)
+_LAST = (
+    _option("set_", Sets, None),
+    _option("refresh", Refresh, False),
+    _option("show_config", ShowConfig, False),
+)
+
+
+def stage_command(stage: str):
+    """Register ``flags`` as the command of ``stage``: its parameters are the command's own
+    options, around which every stage command takes the same ones (--profile, --data-mirror,
+    --task-runner, --set, --refresh, --show-config); it returns the settings they override."""
+
+    def register(flags):
+        def command(profile, data_mirror, task_runner, set_, refresh, show_config, **own):
+            chosen = flags(**own)
+            _stage(stage, profile, data_mirror, task_runner, set_, refresh, show_config, chosen)
+
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in inspect.signature(flags, eval_str=True).parameters.values()
+        ]
+        command.__signature__ = inspect.Signature([*_FIRST, *own, *_LAST])
+        command.__doc__ = flags.__doc__
+        app.command(stage)(command)
+        return flags
+
+    return register
+
+
+def _listed(value: str | None, every: list[str]) -> list[str] | None:
+    """A flag's comma-separated list, ``all`` for every choice, None when not given."""
+    if not value:
+        return None
+    return every if value == "all" else value.split(",")
+
+
+@stage_command("corpus")
 def corpus(
-    profile: Profile = "quick",
-    data_mirror: Mirror = None,
-    task_runner: Runner = None,
     wiki_source: Annotated[
         str | None,
         typer.Option(help="Wikipedia input: a *.xml(.bz2) dump, a WikiExtractor folder, or a URL."),
@@ -199,27 +257,17 @@ def corpus(
     strict: Annotated[
         bool, typer.Option(help="Fail on malformed input rows instead of skipping.")
     ] = False,
-    set_: Sets = None,
-    refresh: Refresh = False,
-    show_config: ShowConfig = False,
-) -> None:
+) -> dict:
     """Ingest NSMC and Korean Wikipedia, clean, tokenize into morphemes; track it in MLflow."""
-    _prepare(refresh)
-    overrides = _overrides(set_, "corpus")
-    if wiki_source:
-        overrides["wiki_source"] = wiki_source
-    if tokenizer:
-        overrides.setdefault("tokenizer", {})["backend"] = tokenizer
-    if strict:
-        overrides["strict"] = True
-    _report(_run_flow("corpus", profile, data_mirror, task_runner, overrides, show_config))
+    return {
+        "wiki_source": wiki_source,
+        "tokenizer": {"backend": tokenizer} if tokenizer else None,
+        "strict": strict or None,
+    }
 
 
-@app.command()
+@stage_command("embed")
 def embed(
-    profile: Profile = "quick",
-    data_mirror: Mirror = None,
-    task_runner: Runner = None,
     level: Annotated[
         list[str] | None, typer.Option(help="syllable and/or jamo (repeatable); default both.")
     ] = None,
@@ -227,59 +275,40 @@ def embed(
         list[str] | None,
         typer.Option(help="morpheme (default) and/or eojeol tokens (repeatable)."),
     ] = None,
-    set_: Sets = None,
-    refresh: Refresh = False,
-    show_config: ShowConfig = False,
-) -> None:
+) -> dict:
     """Train syllable- and jamo-level FastText on NSMC train + Wikipedia; evaluate; track."""
-    _prepare(refresh)
-    overrides = _overrides(set_, "embed")
-    if level:
-        overrides["levels"] = level
-    if unit:
-        overrides["units"] = unit
-    result = _run_flow("embed", profile, data_mirror, task_runner, overrides, show_config)
-    console.print(f"\n[bold green]done[/]; corpus run {result['corpus_run_id']}")
-    for run in result["runs"]:
-        console.print(
-            f"  {run['level']:8s} {run['unit']:8s} WS-353 rho {run['ws353_spearman']:.3f}  "
-            f"analogy {run['analogy_accuracy']:.3f} (sem {run['analogy_semantic_accuracy']:.3f}, "
-            f"syn {run['analogy_syntactic_accuracy']:.3f})  {run['words_per_s']:,.0f} words/s  "
-            f"MLflow run [bold]{run['run_id']}[/]"
-        )
-    _print_run_ids(result)
+    return {"levels": level or None, "units": unit or None}
 
 
-@app.command()
+@stage_command("sentiment")
 def sentiment(
-    profile: Profile = "quick",
-    data_mirror: Mirror = None,
-    task_runner: Runner = None,
     embedding: Annotated[
         str | None,
         typer.Option(help="random, syllable, jamo, or all (one run each); default all."),
     ] = None,
-    set_: Sets = None,
-    refresh: Refresh = False,
-    show_config: ShowConfig = False,
-) -> None:
+) -> dict:
     """Train the LSTM sentiment classifier on NSMC; test; register it in MLflow."""
-    _prepare(refresh)
-    overrides = _overrides(set_, "sentiment")
-    if embedding:  # a flag overrides --set only when given
-        overrides["embeddings"] = (
-            ["random", "syllable", "jamo"] if embedding == "all" else embedding.split(",")
-        )
-    result = _run_flow("sentiment", profile, data_mirror, task_runner, overrides, show_config)
-    console.print(f"\n[bold green]done[/]; corpus run {result['corpus_run_id']}")
-    for run in result["runs"]:
-        champion = " [bold]champion[/]" if run.get("champion") else ""
-        console.print(
-            f"  {run['embedding']:8s} test accuracy {run['test_accuracy']:.4f}  F1 "
-            f"{run['test_f1']:.4f}  val accuracy {run['val_accuracy']:.4f}  MLflow run "
-            f"[bold]{run['run_id']}[/]  model version {run.get('version', '-')}{champion}"
-        )
-    _print_run_ids(result)
+    return {"embeddings": _listed(embedding, ["random", "syllable", "jamo"])}
+
+
+@stage_command("seq2seq")
+def seq2seq(
+    attention: Annotated[
+        str, typer.Option(help="none, dot, general, additive, or all (one run each).")
+    ] = "",
+) -> dict:
+    """Train the LSTM seq2seq chatbot on the chatbot corpus; test; register it in MLflow."""
+    return {"attentions": _listed(attention, ["none", "dot", "general", "additive"])}
+
+
+@stage_command("pipeline")
+def pipeline(
+    stages: Annotated[
+        str, typer.Option(help="Comma-separated subset of corpus,embed,sentiment,seq2seq.")
+    ] = "",
+) -> dict:
+    """The whole DAG: corpus -> FastText -> sentiment, seq2seq beside it, then a report."""
+    return {"stages": stages.split(",") if stages else None}
 
 
 def _load_pyfunc(uri: str | None, trainer: str, registered: str):
@@ -322,75 +351,6 @@ def _describe_model(uri: str) -> str:
         f"{uri} = version {version.version} (run {version.run_id}, {variant}, "
         f"{tags.get('korflow.profile', '-')} profile, {metric} {score:.4g})"
     )
-
-
-@app.command()
-def seq2seq(
-    profile: Profile = "quick",
-    data_mirror: Mirror = None,
-    task_runner: Runner = None,
-    attention: Annotated[
-        str, typer.Option(help="none, dot, general, additive, or all (one run each).")
-    ] = "",
-    set_: Sets = None,
-    refresh: Refresh = False,
-    show_config: ShowConfig = False,
-) -> None:
-    """Train the LSTM seq2seq chatbot on the chatbot corpus; test; register it in MLflow."""
-    _prepare(refresh)
-    overrides = _overrides(set_, "seq2seq")
-    if attention:
-        overrides["attentions"] = (
-            ["none", "dot", "general", "additive"] if attention == "all" else attention.split(",")
-        )
-    result = _run_flow("seq2seq", profile, data_mirror, task_runner, overrides, show_config)
-    console.print("\n[bold green]done[/]")
-    for name, scores in result["baselines"].items():
-        console.print(
-            f"  baseline {name:9s} BLEU {scores['bleu']:6.2f}  chrF {scores['chrf']:6.2f}"
-        )
-    for run in result["runs"]:
-        champion = " [bold]champion[/]" if run.get("champion") else ""
-        console.print(
-            f"  {run['attention']:8s} BLEU {run['test_bleu']:6.2f}  chrF {run['test_chrf']:6.2f}"
-            f"  perplexity {run['test_perplexity']:7.2f}  MLflow run [bold]{run['run_id']}[/]"
-            f"  model version {run.get('version', '-')}{champion}"
-        )
-    _print_run_ids(result)
-
-
-@app.command()
-def pipeline(
-    profile: Profile = "quick",
-    data_mirror: Mirror = None,
-    task_runner: Runner = None,
-    stages: Annotated[
-        str, typer.Option(help="Comma-separated subset of corpus,embed,sentiment,seq2seq.")
-    ] = "",
-    set_: Sets = None,
-    refresh: Refresh = False,
-    show_config: ShowConfig = False,
-) -> None:
-    """The whole DAG: corpus -> FastText -> sentiment, seq2seq beside it, then a report."""
-    _prepare(refresh)
-    overrides = _overrides(set_)
-    if stages:
-        overrides["stages"] = stages.split(",")
-    if task_runner:  # the stages' tasks go there; the stages themselves run side by side here
-        overrides["task_runner"] = task_runner
-    result = _run_flow("pipeline", profile, data_mirror, None, overrides, show_config)
-    console.print(f"\n[bold green]done[/] in {result['seconds']:.0f} s")
-    console.print(result["report"], markup=False, soft_wrap=True)
-    console.print(
-        f"MLflow pipeline run [bold]{result['run_id']}[/] (tracking URI {result['tracking_uri']});"
-        f" Prefect flow run {result['flow_run_id']}"
-    )
-    console.print(
-        "UIs: `mlflow ui --backend-store-uri "
-        f"{settings.tracking_uri()}` and `prefect server start`",
-        markup=False,
-    )
-    print(result["run_id"])
 
 
 @app.command()
@@ -633,19 +593,6 @@ def similar(
     console.print(f"{word} ({known}); model {where}")
     for neighbour, score in vectors.most_similar(word, topn=topn):
         print(f"{neighbour}\t{score:.4f}")
-
-
-def _report(result: dict) -> None:
-    metrics = result.get("metrics", {})
-    console.print(f"\n[bold green]done[/] in {result['seconds']:.1f} s")
-    for key in sorted(metrics):
-        if key.endswith((".ingest.rows", ".clean.rows_out", ".tokens", ".vocab_size")):
-            console.print(f"  {key:32s} {metrics[key]:>12,.0f}")
-    console.print(
-        f"MLflow run id: [bold]{result['run_id']}[/]  (tracking URI {result['tracking_uri']})"
-    )
-    console.print(f"manifest: {result['manifest']}")
-    print(result["run_id"])  # stdout carries just the run id, for scripts
 
 
 @app.command()

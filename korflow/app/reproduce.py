@@ -9,7 +9,6 @@ reason is printed and whose metrics are shown but not held to exactness.
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 
@@ -17,7 +16,9 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from korflow.core import compare, settings, tracking
+from flows.pipeline import flow_of
+from flows.results import StageResult
+from korflow.core import compare, profiles, settings, tracking
 
 # Metrics that measure the machine, not the model: they differ between runs by nature.
 TIMING_PARTS = ("seconds", "duration", "per_s", "peak_")
@@ -44,10 +45,6 @@ def is_timing(metric: str) -> bool:
     return any(part in metric for part in TIMING_PARTS) or metric.endswith("_s")
 
 
-def flow_of(stage: str):
-    return getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
-
-
 def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[Row]]:
     """Re-run ``run_id``'s flow with its logged config; returns (record, metric rows)."""
     tracking.setup()
@@ -67,27 +64,20 @@ def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[R
             f"release), so it cannot be re-run: {exc}"
         ) from None
     mirror = settings.mirror_arg(data_mirror or record.get("data_mirror"))
-    result = flow_of(record["stage"])(
-        profile=record["profile"], data_mirror=mirror, overrides=record["overrides"]
-    )
-    new_ids = _run_ids(result)
-    return record, _compare(original, [mlflow.get_run(i) for i in new_ids])
-
-
-def _run_ids(result: dict) -> list[str]:
-    if "runs" in result:
-        return [r["run_id"] for r in result["runs"]]
-    return [result["run_id"]]
+    stage = record["stage"]
+    config = profiles.stage_config(stage, record["profile"], record["overrides"])
+    result: StageResult = flow_of(stage)(config=config, data_mirror=mirror)
+    return record, _compare(original, [mlflow.get_run(i) for i in result.run_ids])
 
 
 def _key(run) -> tuple[str, str]:
-    stage = run.data.tags["korflow.stage"]
+    stage = compare.stage_of(run.data.tags)
     return stage, compare.variant(stage, run.data.tags)
 
 
 def _children(run) -> list:
     """A pipeline run's stage runs; a stage run itself."""
-    if run.data.tags.get("korflow.stage") != "pipeline":
+    if compare.stage_of(run.data.tags) != "pipeline":
         return [run]
     found = MlflowClient().search_runs(
         [run.info.experiment_id],
@@ -98,8 +88,8 @@ def _children(run) -> list:
 
 
 def _compare(original, reproduced: list) -> list[Row]:
-    if original.data.tags.get("korflow.stage") == "pipeline":
-        pipeline = [r for r in reproduced if r.data.tags.get("korflow.stage") == "pipeline"]
+    if compare.stage_of(original.data.tags) == "pipeline":
+        pipeline = [r for r in reproduced if compare.stage_of(r.data.tags) == "pipeline"]
         reproduced = [c for p in pipeline for c in _children(p)]
     new = {_key(r): r for r in reproduced}
     rows = []

@@ -19,7 +19,7 @@ from korflow.core import plots, tracking
 STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pipeline": ((), ("duration_s",)),
     "corpus": ((), ("duration_s", "nsmc.tokens", "wiki.tokens")),
-    "fasttext": (
+    "embed": (
         ("korflow.level", "korflow.unit"),
         (
             "ws353_spearman",
@@ -46,6 +46,15 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 CURVES = {"sentiment": "epoch_val_accuracy", "seq2seq": "epoch_val_loss"}
+# Stage names runs were tagged with before: the FastText stage's runs were tagged ``fasttext``
+# until the tag took the command's name, ``embed``; saved filters and old runs still work.
+OLD_STAGE_NAMES = {"fasttext": "embed"}
+
+
+def stage_of(tags: Mapping[str, str | None]) -> str | None:
+    """A run's stage, by today's name."""
+    stage = tags.get("korflow.stage")
+    return OLD_STAGE_NAMES.get(stage, stage)
 
 
 def search(
@@ -71,8 +80,8 @@ def search(
     )
     if runs.empty:
         return runs
-    runs = runs[runs["tags.korflow.stage"].isin(stages)].copy()
-    runs["stage"] = runs["tags.korflow.stage"]
+    runs["stage"] = runs["tags.korflow.stage"].replace(OLD_STAGE_NAMES)
+    runs = runs[runs["stage"].isin([OLD_STAGE_NAMES.get(s, s) for s in stages])].copy()
     runs["variant"] = [
         variant(row["stage"], {k.removeprefix("tags."): v for k, v in row.items()})
         for _, row in runs.iterrows()
@@ -175,21 +184,3 @@ def _plots(runs: pd.DataFrame, folder: Path) -> list[str]:
         plots.lines_png(curves, folder / name, f"{stage}: {metric}", "epoch")
         names.append(name)
     return names
-
-
-def pipeline_report(run_id: str, results: dict, failed: dict, seconds: float) -> str:
-    """The Markdown summary a pipeline run logs to MLflow and shows as a Prefect artifact."""
-    lines = [f"# korflow pipeline {run_id}", "", f"Wall time: {seconds:.0f} s", ""]
-    lines += ["| stage | status | seconds |", "|---|---|---:|"]
-    for stage, result in results.items():
-        lines.append(f"| {stage} | done | {result['stage_seconds']:.0f} |")
-    for stage, why in failed.items():
-        lines.append(f"| {stage} | **failed**: {why} | - |")
-    lines.append("")
-    for stage, table in tables(search(pipeline_run_id=run_id)).items():
-        lines += [f"## {stage}", "", table.to_markdown(index=False), ""]
-    everyday = results.get("seq2seq", {}).get("everyday")
-    if everyday:
-        lines += ["## seq2seq answers to everyday questions", ""]
-        lines += [pd.DataFrame(everyday).to_markdown(index=False), ""]
-    return "\n".join(lines)

@@ -7,7 +7,7 @@ from pathlib import Path
 import mlflow
 
 from korean.embeddings import KoreanVectors
-from korflow.core import tracking
+from korflow.core import compare, tracking
 
 
 def _model_file(folder: Path) -> Path:
@@ -22,13 +22,14 @@ def latest_run(level: str, unit: str):
     runs = mlflow.search_runs(
         experiment_names=[tracking.EXPERIMENT],
         filter_string=(
-            f"tags.`korflow.stage` = 'fasttext' and tags.`korflow.level` = '{level}' "
-            f"and tags.`korflow.unit` = '{unit}' and attributes.status = 'FINISHED'"
+            f"tags.`korflow.level` = '{level}' and tags.`korflow.unit` = '{unit}' "
+            "and attributes.status = 'FINISHED'"
         ),
         order_by=["attributes.start_time DESC"],
-        max_results=1,
+        max_results=100,
         output_format="list",
     )
+    runs = [r for r in runs if compare.stage_of(r.data.tags) == "embed"]
     if not runs:
         raise FileNotFoundError(
             f"no finished FastText run for level={level}, unit={unit}: run `korflow embed` first"

@@ -1,7 +1,11 @@
-"""Named parameter sets (``quick``, ``full``), validated by pydantic.
+"""Named parameter sets (``quick``, ``full``), validated by pydantic, resolved once.
 
 A profile is a plain dict of overrides on the defaults of each stage's config model, so that
 a new option is added in one place (its model) and a profile names only what it changes.
+``stage_config(stage, profile, overrides)`` resolves a stage's settings at the top (the CLI, a
+deployment, ``korflow reproduce``): a stage that reads an earlier stage's output holds that
+stage's resolved settings too (``SentimentConfig.corpus`` is a ``CorpusConfig``), and the flows
+pass these objects down to the subflows they start, so nothing is resolved twice.
 """
 
 from __future__ import annotations
@@ -65,8 +69,7 @@ class EmbedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str = "full"
-    # Overrides for the corpus stage this one reads (same keys as CorpusConfig).
-    corpus: dict[str, Any] = {}
+    corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     levels: list[Literal["syllable", "jamo"]] = ["syllable", "jamo"]
     # morpheme: the corpus's tokens (what the sentiment model reads); eojeol: whitespace words
     # of the cleaned text, as Park et al. trained, which the syntactic analogies need.
@@ -111,8 +114,8 @@ class SentimentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str = "full"
-    corpus: dict[str, Any] = {}  # overrides for the corpus stage
-    embed: dict[str, Any] = {}  # overrides for the FastText stage (syllable / jamo variants)
+    corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
+    embed: EmbedConfig = EmbedConfig()  # the FastText stage (syllable / jamo variants)
     embeddings: list[Literal["random", "syllable", "jamo"]] = ["random", "syllable", "jamo"]
     # Use these gensim FastText model files ({"syllable": path, "jamo": path}) instead of
     # running the FastText stage.
@@ -161,8 +164,8 @@ class Seq2SeqStageConfig(BaseModel):
     # Embedding initialisation: random, or the FastText stage's syllable / jamo vectors.
     embedding: Literal["random", "syllable", "jamo"] = "random"
     fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
-    corpus: dict[str, Any] = {}  # overrides for the corpus stage (FastText initialisation)
-    embed: dict[str, Any] = {}  # overrides for the FastText stage
+    corpus: CorpusConfig = CorpusConfig()  # the corpus stage (FastText initialisation)
+    embed: EmbedConfig = EmbedConfig()  # the FastText stage
     # Chosen on validation chrF (BENCHMARKS.md, "Seq2seq recipe"): a wide decoder with little
     # dropout, because answers that fit come from remembering the training answers of similar
     # questions (validation chrF rose while validation loss already rose); about 25 s an epoch
@@ -198,8 +201,8 @@ STAGES = ("corpus", "embed", "sentiment", "seq2seq")
 
 
 class PipelineConfig(BaseModel):
-    """The whole DAG: which stages run, and each stage's overrides on the same profile. The
-    corpus overrides reach every stage that reads the corpus, the FastText ones the stages that
+    """The whole DAG: which stages run, and each stage's settings on the same profile. The
+    corpus settings reach every stage that reads the corpus, the FastText ones the stages that
     start from its vectors, so all stages see one corpus and one set of vectors."""
 
     model_config = ConfigDict(extra="forbid")
@@ -209,18 +212,10 @@ class PipelineConfig(BaseModel):
     # Where each stage's tasks run: thread, dask (a local cluster) or tcp://HOST:PORT (an
     # existing Dask scheduler); None = KORFLOW_TASK_RUNNER, else threads.
     task_runner: str | None = None
-    corpus: dict[str, Any] = {}
-    embed: dict[str, Any] = {}
-    sentiment: dict[str, Any] = {}
-    seq2seq: dict[str, Any] = {}
-
-    def stage_overrides(self, stage: str) -> dict[str, Any]:
-        own = dict(getattr(self, stage))
-        if stage == "corpus":
-            return own
-        if stage == "embed":
-            return {**own, "corpus": self.corpus}
-        return {**own, "corpus": self.corpus, "embed": self.embed}
+    corpus: CorpusConfig = CorpusConfig()
+    embed: EmbedConfig = EmbedConfig()
+    sentiment: SentimentConfig = SentimentConfig()
+    seq2seq: Seq2SeqStageConfig = Seq2SeqStageConfig()
 
 
 PIPELINE_PROFILES: dict[str, dict[str, Any]] = {"quick": {}, "full": {}}
@@ -230,11 +225,11 @@ class ConfigError(ValueError):
     pass
 
 
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         else:
             out[key] = value
     return out
@@ -303,17 +298,19 @@ def resolve(
     profiles: dict[str, dict[str, Any]],
     profile: str,
     overrides: dict[str, Any] | None = None,
+    **resolved: BaseModel,
 ) -> BaseModel:
-    """The profile's settings with overrides on top, validated; bad values get a clear message."""
+    """The profile's settings with overrides on top, validated; bad values get a clear message.
+    ``resolved``: fields that hold another stage's settings, already resolved."""
     if profile not in profiles:
         raise ConfigError(f"unknown profile {profile!r}; choose from {sorted(profiles)}")
     # Start from the model's own defaults so that a partial override of a nested setting
     # (jamo.epochs=10) keeps the rest of that setting's defaults (jamo's n-gram range).
     defaults = model().model_dump()
     overrides = _lists_where_expected(model, overrides or {})
-    merged = _merge(_merge({**defaults, "profile": profile}, profiles[profile]), overrides)
+    merged = merge(merge({**defaults, "profile": profile}, profiles[profile]), overrides)
     try:
-        return model.model_validate(merged)
+        return model.model_validate({**merged, **resolved})
     except ValidationError as exc:
         lines = [
             f"  {'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
@@ -324,32 +321,64 @@ def resolve(
         ) from None
 
 
+def _one(outer: Any, inner: Any, key: str) -> dict[str, Any]:
+    """Upstream settings given in two places (a stage's ``corpus`` and its ``embed.corpus``, or
+    a pipeline's ``corpus`` and ``sentiment.corpus``) must agree: they name one upstream run."""
+    if outer and inner and outer != inner:
+        raise ConfigError(
+            f"{key} is set twice, differently: give the upstream stage's settings once, as "
+            f"{key.rpartition('.')[2]}.* (every stage that reads it sees the same)"
+        )
+    return dict(outer or inner or {})
+
+
 def corpus_config(profile: str, overrides: dict[str, Any] | None = None) -> CorpusConfig:
     return resolve(CorpusConfig, CORPUS_PROFILES, profile, overrides)
 
 
 def embed_config(profile: str, overrides: dict[str, Any] | None = None) -> EmbedConfig:
-    return resolve(EmbedConfig, EMBED_PROFILES, profile, overrides)
+    rest = dict(overrides or {})
+    corpus = corpus_config(profile, rest.pop("corpus", None))
+    return resolve(EmbedConfig, EMBED_PROFILES, profile, rest, corpus=corpus)
+
+
+def _downstream(model, profiles, profile: str, overrides: dict[str, Any] | None):
+    """A stage that reads the corpus and may start from FastText vectors: its ``embed``
+    settings read its ``corpus``, so both name one corpus."""
+    rest = dict(overrides or {})
+    corpus = rest.pop("corpus", None)
+    embed = dict(rest.pop("embed", None) or {})
+    embed["corpus"] = _one(corpus, embed.get("corpus"), "embed.corpus")
+    embed_cfg = embed_config(profile, embed)
+    return resolve(model, profiles, profile, rest, corpus=embed_cfg.corpus, embed=embed_cfg)
 
 
 def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> SentimentConfig:
-    return resolve(SentimentConfig, SENTIMENT_PROFILES, profile, overrides)
+    return _downstream(SentimentConfig, SENTIMENT_PROFILES, profile, overrides)
 
 
 def seq2seq_config(profile: str, overrides: dict[str, Any] | None = None) -> Seq2SeqStageConfig:
-    return resolve(Seq2SeqStageConfig, SEQ2SEQ_PROFILES, profile, overrides)
+    return _downstream(Seq2SeqStageConfig, SEQ2SEQ_PROFILES, profile, overrides)
 
 
 def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
-    """The pipeline's config, with every stage's config validated up front (a typo in the
+    """The pipeline's config with every stage's config resolved up front (a typo in the
     seq2seq settings fails before hours of corpus and FastText work, not after)."""
-    cfg = resolve(PipelineConfig, PIPELINE_PROFILES, profile, overrides)
-    for stage in cfg.stages:
+    rest = dict(overrides or {})
+    given = {stage: dict(rest.pop(stage, None) or {}) for stage in STAGES}
+    corpus, embed = given["corpus"], given["embed"]
+    embed["corpus"] = _one(corpus, embed.get("corpus"), "embed.corpus")
+    stages = {}
+    for stage in STAGES:
+        own = given[stage]
+        if stage in ("sentiment", "seq2seq"):
+            own["corpus"] = _one(corpus, own.get("corpus"), f"{stage}.corpus")
+            own["embed"] = _one(embed, own.get("embed"), f"{stage}.embed")
         try:
-            STAGE_CONFIGS[stage](profile, cfg.stage_overrides(stage))
+            stages[stage] = STAGE_CONFIGS[stage](profile, own)
         except ConfigError as exc:
             raise ConfigError(f"pipeline stage {stage}: {exc}") from None
-    return cfg
+    return resolve(PipelineConfig, PIPELINE_PROFILES, profile, rest, **stages)
 
 
 STAGE_CONFIGS = {
@@ -357,4 +386,10 @@ STAGE_CONFIGS = {
     "embed": embed_config,
     "sentiment": sentiment_config,
     "seq2seq": seq2seq_config,
+    "pipeline": pipeline_config,
 }
+
+
+def stage_config(stage: str, profile: str, overrides: dict[str, Any] | None = None) -> BaseModel:
+    """A stage's (or the pipeline's) settings, resolved: what its flow takes as ``config``."""
+    return STAGE_CONFIGS[stage](profile, overrides)

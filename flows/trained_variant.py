@@ -1,0 +1,131 @@
+"""Log a trained model variant, the same way for both training stages (sentiment, seq2seq): its
+MLflow run with the korflow tags and the record ``korflow reproduce`` needs, its inputs, the
+epochs as they end, its metrics and learning curve, the served model folder as a pyfunc, and
+its registration. The training runs inside the open run, so that a run stopped mid-training
+keeps the epochs it reached (and ends FAILED)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from prefect.runtime import flow_run
+
+from korflow.core import plots, registry, tracking
+from korflow.serving.pyfunc import log_model_folder
+
+from .results import EmbedRun
+
+# The tag that names a stage's variant.
+VARIANT_TAG = {"sentiment": "korflow.embedding", "seq2seq": "korflow.attention"}
+# The validation metric a stage's champion is chosen by.
+CHAMPION_METRIC = {"sentiment": "val_accuracy", "seq2seq": "val_chrf"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServedModel:
+    """How a variant is served: the settings of its model folder (without the model's own),
+    its vocabulary, its pyfunc wrapper and an input example, checked against ``predict``."""
+
+    name: str  # in the Model Registry
+    settings: dict[str, Any]
+    vocab: Path
+    pyfunc: mlflow.pyfunc.PythonModel
+    column: str
+    examples: list[str]
+    predict: Callable[[Path, list[str]], pd.DataFrame]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Logged:
+    run_id: str
+    training: dict[str, Any]  # what the training task returned
+    model_uri: str
+    registration: dict[str, Any]  # version, champion, registry_error; {} when not registered
+    extra: dict[str, Any]  # what the stage's ``after`` hook returned
+
+
+def log_trained_variant(
+    stage: str,
+    cfg: Any,
+    variant: str,
+    mirror: str | None,
+    train: Callable[[str], dict],
+    served: ServedModel,
+    *,
+    config: dict[str, Any],
+    tags: dict[str, str],
+    inputs: list[tuple],
+    metrics: Callable[[dict], dict[str, float]],
+    fasttext: EmbedRun | None = None,
+    after: Callable[[dict, Path], dict[str, Any]] | None = None,
+) -> Logged:
+    """``train(run_id)`` inside the variant's MLflow run, then everything logged about it.
+
+    ``config``: the run's parameters; ``tags``: the stage's own tags; ``inputs``: arguments
+    of ``tracking.log_input_file``; ``metrics(training)``: the stage's metrics beside the
+    training's own; ``after(training, folder)``: the stage's own artifacts, with the served
+    model folder at hand (its return value comes back as ``extra``)."""
+    fasttext_id = fasttext.run_id if fasttext else "none"
+    tags = {
+        VARIANT_TAG[stage]: variant,
+        **tags,
+        "korflow.fasttext_run_id": fasttext_id,
+        "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
+        **tracking.inherited_nondeterminism(asdict(fasttext) if fasttext else None),
+    }
+    narrow = {"embeddings" if stage == "sentiment" else "attentions": [variant]}
+    record = tracking.flow_record(stage, cfg, mirror, **narrow, register_model=False)
+    config = {**config, "fasttext_run_id": fasttext_id}
+    seed = cfg.train.seed
+    with tracking.stage_run(stage, cfg.profile, config, seed=seed, tags=tags, flow=record) as run:
+        run_id = run.info.run_id
+        mlflow.set_tag("mlflow.runName", f"{stage}-{variant}-{cfg.profile}")
+        for args in inputs:
+            tracking.log_input_file(*args)
+        training = train(run_id)
+        tracking.log_training(run_id, config, training)
+        history = training["history"]
+        mlflow.log_metrics(
+            {
+                **training["metrics"],
+                "best_epoch": training["best_epoch"],
+                "epoch_seconds": sum(h["epoch_seconds"] for h in history) / len(history),
+                **metrics(training),
+            }
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            curve = plots.learning_curve_png(
+                history, tmp / "learning_curve.png", f"{stage} - {variant}"
+            )
+            mlflow.log_artifact(str(curve))
+            folder = tmp / "predictor"
+            info = log_model_folder(
+                folder,
+                {**served.settings, "model": training["model"]},
+                served.vocab,
+                training["weights"],
+                served.pyfunc,
+                served.column,
+                served.examples,
+                served.predict,
+            )
+            extra = after(training, folder) if after else {}
+        registration = {}
+        if cfg.register_model:
+            registration = registry.register_run(
+                info.model_uri, served.name, run_id, CHAMPION_METRIC[stage]
+            )
+    return Logged(
+        run_id=run_id,
+        training=training,
+        model_uri=info.model_uri,
+        registration=registration,
+        extra=extra,
+    )
