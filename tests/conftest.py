@@ -170,3 +170,115 @@ def stop_group(proc, sig: int, wait: float) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
+
+
+# Small real models for the serving tests, registered under their own names: ``korflow-sentiment``
+# and ``korflow-seq2seq`` belong to the flow tests, whose champion checks a ``champion`` here
+# would change.
+SERVED_SENTIMENT = "korflow-sentiment-serving-test"
+SERVED_CHAT = "korflow-seq2seq-serving-test"
+_TOKENS = ["정말", "재밌", "어요", "최악", "영화", "오늘", "피곤", "해", "▁", "요", "좋", "다"]
+
+
+def _log_served(name, python_model, column, examples, predict, config, vocab, model, tmp):
+    """Log and register through the flows' own path; return (version, warnings said)."""
+    import logging
+    import warnings
+
+    import mlflow
+    import torch
+
+    from korflow.core import registry, tracking
+    from korflow.serving.pyfunc import log_model_folder
+
+    vocab.save(tmp / "vocab.json")
+    torch.save(model.state_dict(), tmp / "weights.pt")
+    said = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING:
+                said.append(record.getMessage())
+
+    handler = Catch()
+    logging.getLogger("mlflow").addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with tracking.stage_run("serving-test", "quick", {"name": name}) as run:
+                mlflow.log_metric("val_accuracy", 0.5)
+                info = log_model_folder(
+                    tmp / "predictor",
+                    config,
+                    tmp / "vocab.json",
+                    tmp / "weights.pt",
+                    python_model,
+                    column,
+                    examples,
+                    predict,
+                )
+    finally:
+        logging.getLogger("mlflow").removeHandler(handler)
+    said += [
+        f"{w.category.__name__}: {w.message} ({w.filename})"
+        for w in caught
+        if not issubclass(w.category, DeprecationWarning)  # MLflow's own, with pandas 3
+    ]
+    reg = registry.register(info.model_uri, name, run.info.run_id, "val_accuracy", "champion")
+    assert reg.promoted, reg
+    return reg.version, said
+
+
+@pytest.fixture(scope="session")
+def served_models(korflow_home, tmp_path_factory) -> dict[str, tuple[str, list[str]]]:
+    """An untrained classifier and encoder-decoder (built in a second), logged through the
+    flows' own ``log_model_folder`` and registered as ``champion`` of ``SERVED_SENTIMENT`` and
+    ``SERVED_CHAT``: {"sentiment"|"chat": (registered version, warnings said while logging it)}."""
+    from dataclasses import asdict
+
+    import pandas as pd
+    import torch
+
+    from korean.clean import CleanConfig
+    from korean.morphemes import TokenizerConfig
+    from korflow.core import tracking
+    from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
+    from korflow.serving.sentiment_predictor import SentimentPredictor, SentimentPyfunc
+    from models.classifier import ClassifierConfig, TextClassifier
+    from models.data import EOS, SOS, Vocab
+    from models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    tracking.setup()
+    torch.manual_seed(0)
+    base = {"clean": asdict(CleanConfig()), "tokenizer": asdict(TokenizerConfig()), "max_len": 30}
+    out = {}
+
+    vocab = Vocab(_TOKENS)
+    cfg = ClassifierConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=4)
+    out["sentiment"] = _log_served(
+        SERVED_SENTIMENT,
+        SentimentPyfunc(),
+        "document",
+        ["정말 재밌어요", "최악의 영화", ""],
+        lambda folder, texts: SentimentPredictor.load(folder).predict(texts),
+        {**base, "model": asdict(cfg)},
+        vocab,
+        TextClassifier(cfg),
+        tmp_path_factory.mktemp("sentiment"),
+    )
+
+    vocab = Vocab(_TOKENS, (SOS, EOS))
+    cfg = Seq2SeqConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=8, attention="additive")
+    chat = {"unit": "syllable", "max_answer_len": 8, "beam": 2, "length_penalty": 1.0}
+    out["chat"] = _log_served(
+        SERVED_CHAT,
+        ChatPyfunc(),
+        "question",
+        ["오늘 너무 피곤해", ""],
+        lambda folder, texts: pd.DataFrame({"answer": ChatPredictor.load(folder).answer(texts)}),
+        {**base, **chat, "model": asdict(cfg)},
+        vocab,
+        Seq2Seq(cfg),
+        tmp_path_factory.mktemp("chat"),
+    )
+    return out

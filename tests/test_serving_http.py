@@ -1,16 +1,13 @@
 """The registered champion over HTTP, as users serve it: ``mlflow models serve`` on raw Korean.
 
-Small real models (an untrained classifier and encoder-decoder, built in a second) are logged
-through the flows' own ``korflow.serving.pyfunc.log_model_folder``, registered, given the
-``champion`` alias, and served by a real ``mlflow models serve`` on a free loopback port. They are
-registered under their own names: ``korflow-sentiment`` and ``korflow-seq2seq`` belong to the
-flow tests of the same session, whose champion checks a ``champion`` here would change.
+Small real models (conftest's ``served_models``: an untrained classifier and encoder-decoder,
+logged through the flows' own ``korflow.serving.pyfunc.log_model_folder`` and registered as
+``champion``) are served by a real ``mlflow models serve`` on a free loopback port.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -18,30 +15,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
-import torch
 
-from korean.clean import CleanConfig
-from korean.morphemes import TokenizerConfig
 from korflow.app.serve import free_port
-from korflow.core import registry, tracking
-from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
-from korflow.serving.pyfunc import log_model_folder
-from korflow.serving.sentiment_predictor import SentimentPredictor, SentimentPyfunc
-from models.classifier import ClassifierConfig, TextClassifier
-from models.data import EOS, SOS, Vocab
-from models.seq2seq import Seq2Seq, Seq2SeqConfig
-from tests.conftest import stop_group
+from korflow.core import tracking
+from tests.conftest import SERVED_CHAT, SERVED_SENTIMENT, stop_group
 
-SENTIMENT = "korflow-sentiment-http-test"
-CHAT = "korflow-seq2seq-http-test"
-TOKENS = ["정말", "재밌", "어요", "최악", "영화", "오늘", "피곤", "해", "▁", "요", "좋", "다"]
 # What the served model must not import: the orchestration, the CLI and the report code.
 NOT_SERVED = (
     "prefect",
@@ -54,85 +36,6 @@ NOT_SERVED = (
 )
 # What logging a model must not say (MLflow's warnings about how korflow used to log models).
 LOGGING_WARNINGS = ("CloudPickle", "integer column", "type hint", "data validation")
-
-
-def _log(name, python_model, column, examples, predict, config, vocab, model, tmp):
-    """Log and register through the flows' own path; return (version, warnings said)."""
-    vocab.save(tmp / "vocab.json")
-    torch.save(model.state_dict(), tmp / "weights.pt")
-    said = []
-
-    class Catch(logging.Handler):
-        def emit(self, record):
-            if record.levelno >= logging.WARNING:
-                said.append(record.getMessage())
-
-    handler = Catch()
-    logging.getLogger("mlflow").addHandler(handler)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with tracking.stage_run("serving-test", "quick", {"name": name}) as run:
-                mlflow.log_metric("val_accuracy", 0.5)
-                info = log_model_folder(
-                    tmp / "predictor",
-                    config,
-                    tmp / "vocab.json",
-                    tmp / "weights.pt",
-                    python_model,
-                    column,
-                    examples,
-                    predict,
-                )
-    finally:
-        logging.getLogger("mlflow").removeHandler(handler)
-    said += [
-        f"{w.category.__name__}: {w.message} ({w.filename})"
-        for w in caught
-        if not issubclass(w.category, DeprecationWarning)  # MLflow's own, with pandas 3
-    ]
-    reg = registry.register(info.model_uri, name, run.info.run_id, "val_accuracy", "champion")
-    assert reg.promoted, reg
-    return reg.version, said
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, tuple[str, list[str]]]:
-    """{"sentiment"|"chat": (registered version, warnings said while logging it)}."""
-    tracking.setup()
-    torch.manual_seed(0)
-    base = {"clean": asdict(CleanConfig()), "tokenizer": asdict(TokenizerConfig()), "max_len": 30}
-    out = {}
-
-    vocab = Vocab(TOKENS)
-    cfg = ClassifierConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=4)
-    out["sentiment"] = _log(
-        SENTIMENT,
-        SentimentPyfunc(),
-        "document",
-        ["정말 재밌어요", "최악의 영화", ""],
-        lambda folder, texts: SentimentPredictor.load(folder).predict(texts),
-        {**base, "model": asdict(cfg)},
-        vocab,
-        TextClassifier(cfg),
-        tmp_path_factory.mktemp("sentiment"),
-    )
-
-    vocab = Vocab(TOKENS, (SOS, EOS))
-    cfg = Seq2SeqConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=8, attention="additive")
-    chat = {"unit": "syllable", "max_answer_len": 8, "beam": 2, "length_penalty": 1.0}
-    out["chat"] = _log(
-        CHAT,
-        ChatPyfunc(),
-        "question",
-        ["오늘 너무 피곤해", ""],
-        lambda folder, texts: pd.DataFrame({"answer": ChatPredictor.load(folder).answer(texts)}),
-        {**base, **chat, "model": asdict(cfg)},
-        vocab,
-        Seq2Seq(cfg),
-        tmp_path_factory.mktemp("chat"),
-    )
-    return out
 
 
 def test_the_experiment_is_marked_model_training():
@@ -155,8 +58,8 @@ def test_an_older_experiment_gets_the_kind_and_a_chosen_kind_stays():
 
 
 @pytest.mark.parametrize("kind", ["sentiment", "chat"])
-def test_logging_a_model_says_no_warning(models, kind):
-    _, said = models[kind]
+def test_logging_a_model_says_no_warning(served_models, kind):
+    _, said = served_models[kind]
     assert not [s for s in said if any(w in s for w in LOGGING_WARNINGS)], said
     assert not [s for s in said if "mlflow" in s], said
 
@@ -164,12 +67,12 @@ def test_logging_a_model_says_no_warning(models, kind):
 @pytest.mark.parametrize(
     ("kind", "name", "column", "module"),
     [
-        ("sentiment", SENTIMENT, "document", "korflow.serving.sentiment_predictor"),
-        ("chat", CHAT, "question", "korflow.serving.chat_predictor"),
+        ("sentiment", SERVED_SENTIMENT, "document", "korflow.serving.sentiment_predictor"),
+        ("chat", SERVED_CHAT, "question", "korflow.serving.chat_predictor"),
     ],
 )
 def test_the_model_ships_and_imports_only_what_prediction_needs(
-    models, kind, name, column, module, tmp_path
+    served_models, kind, name, column, module, tmp_path
 ):
     uri = f"models:/{name}@champion"
     local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model")))
@@ -273,10 +176,10 @@ def _serve_and_post(name: str, payload: dict, tmp_path: Path) -> dict:
         stop_group(server, signal.SIGTERM, 30)
 
 
-def test_the_sentiment_champion_answers_raw_korean_over_http(models, tmp_path):
+def test_the_sentiment_champion_answers_raw_korean_over_http(served_models, tmp_path):
     texts = ["정말 재밌어요", "시간 아까운 최악의 영화", "", "😀 this movie"]
     answer = _serve_and_post(
-        SENTIMENT, {"dataframe_records": [{"document": t} for t in texts]}, tmp_path
+        SERVED_SENTIMENT, {"dataframe_records": [{"document": t} for t in texts]}, tmp_path
     )
     rows = answer["predictions"]
     assert len(rows) == len(texts)
@@ -287,10 +190,10 @@ def test_the_sentiment_champion_answers_raw_korean_over_http(models, tmp_path):
         assert row["label"] == int(row["probability"] > 0.5)
 
 
-def test_the_chatbot_champion_answers_raw_korean_over_http(models, tmp_path):
+def test_the_chatbot_champion_answers_raw_korean_over_http(served_models, tmp_path):
     questions = ["오늘 너무 피곤해", "", "뷁뷁"]
     answer = _serve_and_post(
-        CHAT,
+        SERVED_CHAT,
         {"dataframe_split": {"columns": ["question"], "data": [[q] for q in questions]}},
         tmp_path,
     )

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
-import torch
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, Schema
 
 from korean.chatbot import detokenize, to_units
-from korean.clean import CleanConfig, Cleaner
-from korean.morphemes import TokenizerConfig, get_tokenizer
-from korflow.serving import model_folder
-from models.data import Vocab
+from korflow.serving.text_pipeline import TextPipeline
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.seq2seq_train import generate
 
@@ -23,30 +19,15 @@ from models.seq2seq_train import generate
 NO_ANSWER = "무슨 말인지 잘 모르겠어요."
 
 
-class ChatPredictor:
-    def __init__(self, config: dict, vocab: Vocab, state: dict[str, torch.Tensor]) -> None:
-        self.config, self.vocab = config, vocab
-        # Built on the meta device and given the trained weights: loading a model draws no
-        # random numbers, so it cannot shift a training that runs beside it.
-        with torch.device("meta"):
-            self.model = Seq2Seq(Seq2SeqConfig(**{**config["model"], "vocab_size": len(vocab)}))
-        self.model.load_state_dict(state, assign=True)
-        self.model.eval()
-        self.clean = Cleaner(CleanConfig(**config["clean"]))
-        self.unit = config["unit"]
-        tokenizer = get_tokenizer(TokenizerConfig(**config["tokenizer"]))
-        self.morphs = tokenizer.morphs if self.unit == "morpheme" else None
-        self.max_len = int(config["max_len"])
-        self.max_chars = int(config.get("max_chars", 1000))
+class ChatPredictor(TextPipeline):
+    MAX_CHARS = 1000
 
-    @classmethod
-    def load(cls, folder: str | Path) -> ChatPredictor:
-        return cls(*model_folder.read(folder))
+    def build(self, model_config: dict) -> Seq2Seq:
+        return Seq2Seq(Seq2SeqConfig(**model_config))
 
-    def encode(self, text: str | None) -> list[int]:
-        """Any input (empty, emoji, other scripts, very long) gives a valid id sequence."""
-        text = self.clean("" if text is None else str(text)[: self.max_chars])
-        return self.vocab.encode(to_units(text, self.unit, self.morphs), self.max_len)
+    def units(self, text: str) -> list[str]:
+        # The tagger runs for morpheme units only.
+        return to_units(text, self.config["unit"], self.tokenizer.morphs)
 
     def answer(self, questions: list[str], beam: int | None = None) -> list[str]:
         ids = generate(

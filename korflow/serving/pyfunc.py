@@ -1,7 +1,8 @@
-"""Log a model folder as an MLflow pyfunc, from code: MLflow runs ``korflow/model_code.py`` to
-build the PythonModel (nothing is pickled), the signature is declared by the PythonModel class
-(``SIGNATURE``), only the project modules prediction imports travel with the model, and the
-packages it imports are pinned to the versions it was trained with."""
+"""Log a model folder as an MLflow pyfunc, from code: MLflow runs
+``korflow/serving/model_code.py`` to build the PythonModel (nothing is pickled), the signature is
+declared by the PythonModel class (``SIGNATURE``), only the project modules prediction imports
+travel with the model, and the packages it imports are pinned to the versions it was trained
+with."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ _LOGGING = threading.Lock()
 
 
 def code_paths(files: tuple[Path, ...], root: Path) -> list[str]:
-    """Copy ``files`` under ``root`` as their packages (root/korflow/sentiment.py, ...);
-    return the top-level package folders, MLflow's ``code_paths`` for them."""
+    """Copy ``files`` under ``root`` as their packages (root/korflow/serving/text_pipeline.py,
+    ...); return the top-level package folders, MLflow's ``code_paths`` for them."""
     for path in files:
         target = root / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -15,40 +15,20 @@ import torch
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, Schema
 
-from korean.clean import CleanConfig, Cleaner
-from korean.morphemes import TokenizerConfig, get_tokenizer
-from korflow.serving import model_folder
+from korflow.serving.text_pipeline import TextPipeline
 from models.classifier import ClassifierConfig, TextClassifier
-from models.data import SequenceDataset, Vocab
+from models.data import SequenceDataset
 from models.train import predict
 
 LABELS = {0: "negative", 1: "positive"}
 
 
-class SentimentPredictor:
-    def __init__(self, config: dict, vocab: Vocab, state: dict[str, torch.Tensor]) -> None:
-        self.config = config
-        self.vocab = vocab
-        model_cfg = ClassifierConfig(**{**config["model"], "vocab_size": len(vocab)})
-        # Built on the meta device and given the trained weights: loading a model draws no
-        # random numbers, so it cannot shift a training that runs beside it.
-        with torch.device("meta"):
-            self.model = TextClassifier(model_cfg)
-        self.model.load_state_dict(state, assign=True)
-        self.model.eval()
-        self.clean = Cleaner(CleanConfig(**config["clean"]))
-        self.tokenizer = get_tokenizer(TokenizerConfig(**config["tokenizer"]))
-        self.max_len = int(config["max_len"])
-        self.max_chars = int(config.get("max_chars", 2000))
+class SentimentPredictor(TextPipeline):
+    def build(self, model_config: dict) -> TextClassifier:
+        return TextClassifier(ClassifierConfig(**model_config))
 
-    @classmethod
-    def load(cls, folder: str | Path) -> SentimentPredictor:
-        return cls(*model_folder.read(folder))
-
-    def encode(self, text: str | None) -> list[int]:
-        """Any input (empty, emoji, other scripts, very long) gives a valid id sequence."""
-        text = "" if text is None else str(text)[: self.max_chars]
-        return self.vocab.encode(self.tokenizer(self.clean(text)), self.max_len)
+    def units(self, text: str) -> list[str]:
+        return self.tokenizer(text)
 
     def predict(self, texts: list[str]) -> pd.DataFrame:
         ids = [self.encode(t) for t in texts]

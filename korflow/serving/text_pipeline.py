@@ -1,0 +1,49 @@
+"""What the predictors share: a trained model rebuilt from its folder, with the cleaning and the
+tokenizer it was trained with, so that any raw text becomes the ids the model reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+import torch
+
+from korean.clean import CleanConfig, Cleaner
+from korean.morphemes import TokenizerConfig, get_tokenizer
+from korflow.serving import model_folder
+from models.data import Vocab
+
+
+class TextPipeline:
+    """A predictor's model, cleaning, tokenizer and encoding; a subclass says how its model is
+    built (``build``) and how cleaned text splits into vocabulary units (``units``)."""
+
+    MAX_CHARS = 2000  # an input is cut to this many characters unless the config says otherwise
+
+    def __init__(self, config: dict, vocab: Vocab, state: dict[str, torch.Tensor]) -> None:
+        self.config, self.vocab = config, vocab
+        # Built on the meta device and given the trained weights: loading a model draws no
+        # random numbers, so it cannot shift a training that runs beside it.
+        with torch.device("meta"):
+            self.model = self.build({**config["model"], "vocab_size": len(vocab)})
+        self.model.load_state_dict(state, assign=True)
+        self.model.eval()
+        self.clean = Cleaner(CleanConfig(**config["clean"]))
+        self.tokenizer = get_tokenizer(TokenizerConfig(**config["tokenizer"]))
+        self.max_len = int(config["max_len"])
+        self.max_chars = int(config.get("max_chars", self.MAX_CHARS))
+
+    def build(self, model_config: dict) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def units(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Self:
+        return cls(*model_folder.read(folder))
+
+    def encode(self, text: str | None) -> list[int]:
+        """Any input (empty, emoji, other scripts, very long) gives a valid id sequence."""
+        text = self.clean("" if text is None else str(text)[: self.max_chars])
+        return self.vocab.encode(self.units(text), self.max_len)
