@@ -72,7 +72,7 @@ def test_one_run_per_attention_with_the_named_metrics(result):
         assert {"learning_curve.png", "vocab.json", "samples", "data"} <= names
         answers = json.loads(
             Path(
-                mlflow.artifacts.download_artifacts(f"runs:/{summary['run_id']}/data/answers.json")
+                mlflow.artifacts.download_artifacts(f"runs:/{summary.run_id}/data/answers.json")
             ).read_text(encoding="utf-8")
         )
         assert answers["skipped"] == {"empty_text": 2, "bad_label": 1}
@@ -97,7 +97,7 @@ def test_every_variant_answers_the_everyday_questions(result):
         answers = everyday[summary.attention]
         assert len(answers) == 20 and all(isinstance(a, str) and a.strip() for a in answers)
         path = mlflow.artifacts.download_artifacts(
-            f"runs:/{summary['run_id']}/samples/everyday_answers.json"
+            f"runs:/{summary.run_id}/samples/everyday_answers.json"
         )
         table = json.loads(Path(path).read_text(encoding="utf-8"))
         assert [row[1] for row in table["data"]] == answers
