@@ -152,7 +152,7 @@ def test_heavy_jobs_take_turns_on_the_cpu(first):
 
 
 def test_report_in_mlflow_and_prefect(first):
-    text = mlflow.artifacts.load_text(f"runs:/{first['run_id']}/report/pipeline.md")
+    text = mlflow.artifacts.load_text(f"runs:/{first.run_id}/report/pipeline.md")
     for heading in ("## embed", "## sentiment", "## seq2seq", "test_accuracy", "test_chrf"):
         assert heading in text
     from prefect import get_client

@@ -81,7 +81,7 @@ def test_one_run_per_attention_with_the_named_metrics(result):
 
 def test_samples_table_has_question_reference_and_answers(result):
     path = mlflow.artifacts.download_artifacts(
-        f"runs:/{result['runs'][0]['run_id']}/samples/test_answers.json"
+        f"runs:/{result.runs[0].run_id}/samples/test_answers.json"
     )
     table = json.loads(Path(path).read_text(encoding="utf-8"))
     assert {"question", "answer", "greedy", "beam2"} <= set(table["columns"])
