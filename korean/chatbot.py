@@ -158,3 +158,54 @@ def answer_duplicates(answers: Sequence[str]) -> dict[str, int | float | list]:
         "repeated_answer_share": sum(repeated.values()) / max(len(answers), 1),
         "top_answers": [[first[a], c] for a, c in counts.most_common(10)],
     }
+
+
+def clean_pairs(
+    table: ChatbotTable,
+    clean: Callable[[str], str],
+    max_pairs: int | None = None,
+    name: str = "<chatbot>",
+) -> tuple[list[dict], Counter]:
+    """The first ``max_pairs`` cleaned rows (question, answer, label) and the skip counts: the
+    parse's, plus the pairs with a text that cleans to nothing (a pair needs both texts)."""
+    skipped = Counter(table.skipped)
+    rows = []
+    for q, a, label in zip(table.questions, table.answers, table.labels, strict=True):
+        q, a = clean(q), clean(a)
+        if not q or not a:
+            skipped["empty_after_cleaning"] += 1
+            continue
+        rows.append({"question": q, "answer": a, "label": label})
+    rows = rows[:max_pairs] if max_pairs else rows
+    if not rows:
+        raise ValueError(f"{name}: no question/answer pairs left ({dict(skipped)})")
+    return rows, skipped
+
+
+def split_pairs(
+    rows: list[dict], fractions: tuple[float, float], seed: int
+) -> dict[str, list[dict]]:
+    """The rows of train, val and test, no question in two of them (``split_by_question``)."""
+    split = split_by_question([r["question"] for r in rows], fractions, seed)
+    return {name: [rows[i] for i in getattr(split, name)] for name in ("train", "val", "test")}
+
+
+def pair_units(
+    rows: list[dict], unit: str, morphs: Callable[[str], list[str]] | None = None
+) -> list[tuple[list[str], list[str]]]:
+    """Each row's question and answer as units (``to_units``)."""
+    return [
+        (to_units(r["question"], unit, morphs), to_units(r["answer"], unit, morphs)) for r in rows
+    ]
+
+
+def answer_statistics(rows: list[dict], parts: dict[str, list[dict]]) -> dict:
+    """``answer_duplicates`` of all rows, and the share of test answers that a training answer
+    already gives: what a model scores by repeating what it was trained on."""
+    seen = {normalise(r["answer"]) for r in parts["train"]}
+    test = parts["test"]
+    return {
+        **answer_duplicates([r["answer"] for r in rows]),
+        "test_answers_seen_in_train": sum(normalise(r["answer"]) in seen for r in test)
+        / max(len(test), 1),
+    }

@@ -42,6 +42,20 @@ def scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, fl
     }
 
 
+def answer_scores(
+    beamed: Sequence[str], greedy: Sequence[str], references: Sequence[str], cut: Sequence[bool]
+) -> dict[str, float]:
+    """Scores of a chatbot's beam-search answers, with the shares left empty and cut at the
+    length limit (``cut``: which were), which a score alone hides; then the scores of its greedy
+    answers, named ``*_greedy``."""
+    return {
+        "empty_share": sum(not a.strip() for a in beamed) / max(len(beamed), 1),
+        "cut_share": sum(cut) / max(len(cut), 1),
+        **scores(beamed, references),
+        **{f"{k}_greedy": v for k, v in scores(greedy, references).items()},
+    }
+
+
 def most_frequent_answer(answers: Sequence[str]) -> str:
     return Counter(answers).most_common(1)[0][0]
 

@@ -6,6 +6,7 @@ documents are valid rows (NSMC v1.0 has 5 + 3); cleaning decides what to do with
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,3 +60,14 @@ def parse_nsmc(lines: Iterable[bytes], name: str = "<nsmc>", strict: bool = Fals
         table.documents.append(fields[1])
         table.labels.append(int(fields[2]))
     return table
+
+
+def training_splits(rows: list[dict], val_fraction: float, seed: int) -> dict[str, list[dict]]:
+    """Train, validation and test rows (each with a ``split``): validation is carved from NSMC
+    train, shuffled with ``seed``; the test split stays whole, never trained on and never used
+    to choose anything."""
+    train = [r for r in rows if r["split"] == "train"]
+    test = [r for r in rows if r["split"] == "test"]
+    random.Random(seed).shuffle(train)
+    n_val = max(1, round(len(train) * val_fraction))
+    return {"train": train[n_val:], "val": train[:n_val], "test": test}

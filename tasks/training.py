@@ -1,0 +1,84 @@
+"""What the two training tasks share: the model settings once the data is known, and the run
+around a training (live epoch logging, the CPU turn, a seeded model, resumable checkpoints, the
+weights file and the result's common keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from prefect import get_run_logger
+from torch import nn
+
+from korflow.core import settings
+from korflow.core.cpu import cpu_turn
+from korflow.core.epoch_log import LiveEpochs
+from models.train import TrainConfig, TrainResult, pick_device
+
+from .checkpoints import checkpoint_dir, finished
+
+# fit(model, checkpoint folder, per-epoch callback) -> the training's result
+Fit = Callable[[nn.Module, Path, Callable[[dict], None]], TrainResult]
+
+
+def with_embedding(model_cfg: Any, embedding: str | None, **sizes: int) -> tuple[Any, Any]:
+    """The model settings with the data's ``sizes``, and the pretrained embedding matrix (None
+    without one): a matrix sets the embedding width."""
+    matrix = torch.load(embedding, weights_only=True) if embedding else None
+    embed_dim = matrix.shape[1] if matrix is not None else model_cfg.embed_dim
+    return replace(model_cfg, embed_dim=embed_dim, **sizes), matrix
+
+
+def train_and_test(
+    stage: str,
+    name: str,
+    key: str,
+    cfg: Any,
+    train_cfg: TrainConfig,
+    run_id: str | None,
+    build: Callable[[], nn.Module],
+    fit: Fit,
+    test: Callable[[nn.Module, TrainResult], dict],
+    describe: Callable[[dict], str],
+) -> dict:
+    """Train ``build()`` with ``fit``, resuming an interrupted run of the same ``key`` from its
+    checkpoint, then ``test(model, result)``, both in one CPU turn; save the weights. Each
+    epoch is logged (``describe(log)``: its scores) and goes to the MLflow run ``run_id`` as it
+    ends. Returns the keys every training result has, with those ``test`` returns."""
+    logger = get_run_logger()
+    run_dir = settings.output_path(stage, "runs", f"{name}-{key}")
+    live = LiveEpochs(run_id)
+
+    def report(log: dict) -> None:
+        live(log)
+        logger.info(
+            "%s epoch %d/%d: %s | %.0f s",
+            name,
+            log["epoch"],
+            train_cfg.epochs,
+            describe(log),
+            log["epoch_seconds"],
+        )
+
+    on_cpu = pick_device(train_cfg.device).type == "cpu"
+    with cpu_turn(f"{stage} {name}", logger.info, exclusive=on_cpu) as threads:
+        logger.info("%s: training on %d thread(s)", name, threads)
+        # Seeded and built inside the turn: no other training draws from torch's global RNG
+        # between the seed and the initial weights.
+        torch.manual_seed(train_cfg.seed)
+        model = build()
+        result = fit(model, checkpoint_dir(run_dir), report)
+        finished(run_dir)
+        tested = test(model, result)
+    torch.save(model.state_dict(), run_dir / "weights.pt")
+    return {
+        "weights": str(run_dir / "weights.pt"),
+        "model": asdict(cfg),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        **live.record(),
+        **tested,
+    }
