@@ -38,12 +38,11 @@ def _corpus_file(unit: str, level: str) -> Path:
     path = settings.output_path("embed", "bench", f"{unit}-{level}.txt")
     if not path.is_file():
         from korean.embeddings import write_corpus
+        from korflow.core.datasets import atomic_write
         from tasks.embed import _sentences
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_suffix(".tmp"), "w", encoding="utf-8") as out:
+        with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
             write_corpus(_sentences(shards, unit), level, out)
-        path.with_suffix(".tmp").rename(path)
     return path
 
 

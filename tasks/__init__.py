@@ -1,1 +1,2 @@
-"""Prefect tasks: thin wrappers over korean/ and korflow/ with retries and caching."""
+"""Prefect tasks, one file per stage: caching, retries, the CPU turn and paths around the pure
+libraries below (``korean/``, ``models/``) and the shared core (``korflow.core``)."""

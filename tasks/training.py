@@ -16,6 +16,7 @@ from torch import nn
 from korflow.core import settings
 from korflow.core.cpu import cpu_turn
 from korflow.core.epoch_log import LiveEpochs
+from models.data import save_atomic
 from models.train import TrainConfig, TrainResult, pick_device
 
 from .checkpoints import checkpoint_dir, finished
@@ -73,7 +74,7 @@ def train_and_test(
         result = fit(model, checkpoint_dir(run_dir), report)
         finished(run_dir)
         tested = test(model, result)
-    torch.save(model.state_dict(), run_dir / "weights.pt")
+    save_atomic(model.state_dict(), run_dir / "weights.pt")
     return {
         "weights": str(run_dir / "weights.pt"),
         "model": asdict(cfg),

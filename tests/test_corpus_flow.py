@@ -53,9 +53,7 @@ def test_counts_tags_inputs_and_samples_are_tracked(first):
     artifacts = {a.path for a in MlflowClient().list_artifacts(first.run_id, "samples")}
     assert artifacts == {"samples/nsmc.tsv", "samples/wiki.tsv"}
     sample = Path(
-        mlflow.artifacts.download_artifacts(
-            run_id=first.run_id, artifact_path="samples/nsmc.tsv"
-        )
+        mlflow.artifacts.download_artifacts(run_id=first.run_id, artifact_path="samples/nsmc.tsv")
     )
     lines = sample.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "raw\tcleaned\ttokens"

@@ -72,9 +72,7 @@ def test_one_tagged_run_per_model_with_metrics_and_artifacts(result):
             p.startswith("model/fasttext.model") for p in model_files
         )
         vec = Path(
-            mlflow.artifacts.download_artifacts(
-                run_id=summary.run_id, artifact_path="vectors.vec"
-            )
+            mlflow.artifacts.download_artifacts(run_id=summary.run_id, artifact_path="vectors.vec")
         )
         header, first = vec.read_text(encoding="utf-8").splitlines()[:2]
         assert int(header.split()[1]) == 16

@@ -234,9 +234,7 @@ def test_compare_writes_tables_and_plots(first, tmp_path):
         assert part in text
     assert first.run_id[:8] in text
     assert (tmp_path / "md" / "sentiment_over_runs.png").stat().st_size > 1000
-    html = _cli(
-        "compare", "--pipeline", first.run_id, "--format", "html", "--out", str(tmp_path)
-    )
+    html = _cli("compare", "--pipeline", first.run_id, "--format", "html", "--out", str(tmp_path))
     assert html.returncode == 0, html.stderr[-2000:]
     assert "<table" in (tmp_path / "report.html").read_text(encoding="utf-8")
     none = _cli("compare", "--since", "2999-01-01")

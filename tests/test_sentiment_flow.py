@@ -72,8 +72,7 @@ def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
         epochs = client.get_metric_history(summary.run_id, "epoch_val_accuracy")
         assert [e.step for e in epochs] == [1, 2]
         assert (
-            r.data.params["train.epochs"] == "2"
-            and r.data.params["embedding"] == summary.embedding
+            r.data.params["train.epochs"] == "2" and r.data.params["embedding"] == summary.embedding
         )
         names = {a.path for a in client.list_artifacts(summary.run_id)}
         assert {"confusion_matrix.png", "learning_curve.png", "vocab.json"} <= names

@@ -164,4 +164,4 @@ def test_fasttext_initialised_embeddings(inputs):
     fasttext = mlflow.get_run(run.data.tags["korflow.fasttext_run_id"])
     assert fasttext.data.tags["korflow.level"] == "jamo"
     assert run.data.params["model.embed_dim"] == "16"  # the FastText vectors' size
-    assert run.data.tags["korflow.attention"] == "general" and "version" not in result.runs[0]
+    assert run.data.tags["korflow.attention"] == "general" and result.runs[0].version is None

@@ -5,14 +5,13 @@ predictions beside the input columns, through a temporary file renamed into plac
 from __future__ import annotations
 
 import csv as csv_module
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from korflow.core.datasets import atomic_path
+from korflow.core.datasets import atomic_write
 from korflow.core.progress import progress
 
 READERS = (".csv", ".tsv", ".txt", ".parquet")
@@ -89,14 +88,10 @@ def check_output(path: Path) -> None:
 def write_output(table: pd.DataFrame, path: Path) -> None:
     check_output(path)
     suffix = path.suffix.lower()
-    tmp = atomic_path(path)
-    try:
+    with atomic_write(path) as tmp:
         if suffix == ".parquet":
             table.to_parquet(tmp, index=False)
         elif suffix == ".jsonl":
             table.to_json(tmp, orient="records", lines=True, force_ascii=False)
         else:
             table.to_csv(tmp, sep="," if suffix == ".csv" else "\t", index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -86,9 +86,8 @@ def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def atomic_path(path: Path, folder: bool = False) -> Path:
-    """A new temporary sibling of ``path`` (a file, or with ``folder`` a folder); use it through
-    ``atomic_write``, which renames it into place and removes it on failure."""
+def _temporary_sibling(path: Path, folder: bool = False) -> Path:
+    """A new temporary sibling of ``path`` (a file, or with ``folder`` a folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if folder:
         return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -103,7 +102,7 @@ def atomic_write(path: str | Path, folder: bool = False) -> Iterator[Path]:
     when the body ends and removed if it raises: a reader sees the old content or the new,
     never a half-written file under a name a later run would trust."""
     path = Path(path)
-    tmp = atomic_path(path, folder)
+    tmp = _temporary_sibling(path, folder)
     try:
         yield tmp
         if folder:  # a rename does not replace a folder that holds files

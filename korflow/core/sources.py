@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from urllib3.util.retry import Retry
 
 from korean.errors import KoreanNLPError
 
-from .datasets import atomic_path, sha256_file
+from .datasets import atomic_write, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +121,7 @@ def _digest(path: Path, algo: str) -> str:
 
 def download(url: str, dest: Path, expected: str | None = None, algo: str = "sha256") -> Path:
     """Download ``url`` to ``dest`` via a temporary file, checking the digest before the rename."""
-    tmp = atomic_path(dest)
-    try:
+    with atomic_write(dest) as tmp:
         with http_session().get(url, stream=True, timeout=60) as response:
             response.raise_for_status()
             with open(tmp, "wb") as f:
@@ -132,9 +130,6 @@ def download(url: str, dest: Path, expected: str | None = None, algo: str = "sha
         actual = _digest(tmp, algo)
         if expected and actual != expected:
             raise ChecksumMismatch(f"{url}: {algo} mismatch: expected {expected}, got {actual}")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
