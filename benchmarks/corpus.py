@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from korean.clean import Cleaner  # noqa: E402
 from korean.morphemes import TokenizerConfig, get_tokenizer  # noqa: E402
 from korean.nsmc import parse_nsmc  # noqa: E402
-from korflow import sources  # noqa: E402
+from korflow.core import sources  # noqa: E402
 
 
 def peak_rss_mb() -> float:

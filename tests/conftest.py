@@ -8,6 +8,7 @@ with the reason, only when KORFLOW_DATA_MIRROR is unset (CI always sets it).
 from __future__ import annotations
 
 import bz2
+import contextlib
 import os
 from pathlib import Path
 
@@ -282,3 +283,22 @@ def served_models(korflow_home, tmp_path_factory) -> dict[str, tuple[str, list[s
         tmp_path_factory.mktemp("chat"),
     )
     return out
+
+
+@contextlib.contextmanager
+def store_of(home: Path):
+    """MLflow pointed at the store a CLI subprocess used (under ``home``) for the ``with``
+    body, then back at the session's: ``mlflow.set_tracking_uri`` also sets the environment
+    variable, which the session's later flows would otherwise follow."""
+    import mlflow
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous

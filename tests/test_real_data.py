@@ -4,6 +4,7 @@ import pytest
 
 from korean.nsmc import parse_nsmc
 from korflow.core import sources
+from tests.conftest import store_of
 from tests.test_cli import korflow
 
 pytestmark = pytest.mark.data
@@ -28,11 +29,8 @@ def test_readme_main_job_quick_profile_on_the_mirror(mirror, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     run_id = out.stdout.strip().splitlines()[-1]
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
+    with store_of(tmp_path):
         m = mlflow.get_run(run_id).data.metrics
-    finally:
-        mlflow.set_tracking_uri(None)
     assert m["nsmc.train.rows_kept"] == 20_000 and m["nsmc.test.rows_kept"] == 5_000
     assert m["nsmc.clean.rows_out"] + m["nsmc.clean.dropped.empty_after_clean"] == 25_000
     assert m["wiki.docs"] == 2_000 and m["wiki.tokens"] > 1_000_000

@@ -8,7 +8,9 @@ import sys
 def test_first_runs_started_together_on_an_empty_store(tmp_path):
     env = {**os.environ, "KORFLOW_HOME": str(tmp_path / "home")}
     env.pop("MLFLOW_TRACKING_URI", None)
-    code = "from korflow import settings, tracking; settings.configure(); print(tracking.setup())"
+    code = (
+        "from korflow.core import settings, tracking; settings.configure(); print(tracking.setup())"
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code],

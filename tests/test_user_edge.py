@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, store_of
 from tests.test_cli import korflow
 
 
@@ -44,11 +44,8 @@ def test_a_corrupted_mirror_file_fails_at_once_naming_both_digests(tmp_path):
     last = failed_in_one_line(out)
     assert "ratings_train.txt: sha256 mismatch: expected e03b7d14" in last
     assert "AwaitingRetry" not in out.stderr  # a checksum does not change on a second try
-    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
-    try:
+    with store_of(home):
         runs = mlflow.search_runs(experiment_names=["korflow"], output_format="list")
-    finally:
-        mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or None)
     assert [r.info.status for r in runs] == ["FAILED"]
     assert "sha256 mismatch" in runs[0].data.tags["korflow.error"]
 
