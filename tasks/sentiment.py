@@ -122,17 +122,12 @@ def train_classifier(
         )
 
     key = digest_of(data["dir"], embedding, asdict(cfg), asdict(train_cfg))
+
+    def build() -> TextClassifier:
+        return TextClassifier(cfg, matrix)
+
     result = train_and_test(
-        "sentiment",
-        name,
-        key,
-        cfg,
-        train_cfg,
-        run_id,
-        build=lambda: TextClassifier(cfg, matrix),
-        fit=fit,
-        test=test,
-        describe=describe,
+        "sentiment", name, key, cfg, train_cfg, run_id, build, fit, test, describe
     )
     Path(result["weights"]).with_name("model.json").write_text(
         json.dumps(asdict(cfg)), encoding="utf-8"

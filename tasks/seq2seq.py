@@ -213,15 +213,9 @@ def train_chat_model(
         min_answer_len,
         max_answer_len,
     )
-    return train_and_test(
-        "seq2seq",
-        cfg.attention,
-        key,
-        cfg,
-        train_cfg,
-        run_id,
-        build=lambda: Seq2Seq(cfg, matrix),
-        fit=fit,
-        test=test,
-        describe=describe,
-    )
+
+    def build() -> Seq2Seq:
+        return Seq2Seq(cfg, matrix)
+
+    name = cfg.attention
+    return train_and_test("seq2seq", name, key, cfg, train_cfg, run_id, build, fit, test, describe)

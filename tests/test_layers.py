@@ -10,13 +10,11 @@ import pytest
 
 from korflow.core.imports import ROOT, imports_of
 
-# The old names of the two predictor modules, kept for models registered before the split.
-OLD_NAMES = ("korflow.chat", "korflow.sentiment")
 # Lowest first; a module may import its own layer and those below.
 LAYERS = (
     ("korean", "models"),
     ("korflow.core",),
-    ("korflow.serving", *OLD_NAMES),
+    ("korflow.serving",),
     ("tasks",),
     ("flows",),
     ("korflow.app",),
@@ -44,18 +42,7 @@ def test_every_package_has_a_layer():
     tops = {name.split(".")[0] for name, _ in modules()}
     assert tops == {"korean", "models", "korflow", "tasks", "flows"}
     korflow = {p.name for p in (ROOT / "korflow").iterdir() if p.suffix == ".py" or p.is_dir()}
-    old = {f"{name.rpartition('.')[2]}.py" for name in OLD_NAMES}
-    assert korflow - {"__pycache__"} == {"__init__.py", "core", "serving", "app", *old}
-
-
-def test_models_registered_before_the_split_find_their_classes():
-    """Their model config names ``korflow.chat:ChatPyfunc`` and ``korflow.sentiment:...``."""
-    import korflow.chat
-    import korflow.sentiment
-    from korflow.serving import chat_predictor, sentiment_predictor
-
-    assert korflow.chat.ChatPyfunc is chat_predictor.ChatPyfunc
-    assert korflow.sentiment.SentimentPyfunc is sentiment_predictor.SentimentPyfunc
+    assert korflow - {"__pycache__"} == {"__init__.py", "core", "serving", "app"}
 
 
 @pytest.mark.parametrize(("name", "path"), modules(), ids=lambda v: str(v)[-40:])

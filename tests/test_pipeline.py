@@ -241,6 +241,19 @@ def test_compare_writes_tables_and_plots(first, tmp_path):
     assert none.returncode == 1 and "no finished korflow runs" in none.stderr
 
 
+def test_the_fasttext_stage_name_of_old_runs_and_saved_filters_still_works(first):
+    """The embed stage's runs were tagged ``korflow.stage=fasttext`` before the tag took the
+    command's name: both the old runs and filters naming ``fasttext`` find the embed stage."""
+    from korflow.core import compare, tracking
+
+    new = compare.search(pipeline_run_id=first.run_id, stages=("fasttext",))
+    assert list(new["stage"]) == ["embed", "embed"]
+    with mlflow.start_run(experiment_id=tracking.setup()) as old:
+        mlflow.set_tags({"korflow.stage": "fasttext", "korflow.level": "jamo", "korflow.unit": "x"})
+    found = compare.search(stages=("embed",))
+    assert found.loc[found["run_id"] == old.info.run_id, "stage"].tolist() == ["embed"]
+
+
 def test_reproduce_a_stage_run_matches_exactly(first):
     sentiment = next(r for r in first.stages["sentiment"].runs if r.embedding == "jamo")
     out = _cli("reproduce", sentiment.run_id)

@@ -120,3 +120,41 @@ def test_the_model_loads_and_predicts_without_prefect(served_models, kind, tmp_p
     else:
         assert seen["columns"] == ["answer"]
         assert all(isinstance(r["answer"], str) and r["answer"].strip() for r in rows), rows
+
+
+# In a process that has imported korflow (``korflow predict``), a model registered before the
+# layers were split names its PythonModel by the old module path.
+OLD_NAME = """
+import mlflow, pandas as pd
+from korflow.app import cli
+
+try:
+    mlflow.pyfunc.load_model({folder!r})
+except Exception as exc:
+    print("without:", type(exc).__name__)
+cli.accept_old_model_names()
+out = mlflow.pyfunc.load_model({folder!r}).predict(pd.DataFrame({{"document": ["정말 재밌어요"]}}))
+print("with:", list(out.columns))
+"""
+
+
+def test_a_model_registered_before_the_split_loads_in_the_cli(served_models, tmp_path):
+    version, _ = served_models["sentiment"]
+    folder = Path(mlflow.artifacts.download_artifacts(f"models:/{SERVED_SENTIMENT}/{version}"))
+    mlmodel = folder / "MLmodel"
+    today = "korflow.serving.sentiment_predictor:SentimentPyfunc"
+    assert today in mlmodel.read_text(encoding="utf-8")
+    mlmodel.write_text(
+        mlmodel.read_text(encoding="utf-8").replace(today, "korflow.sentiment:SentimentPyfunc"),
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", OLD_NAME.format(folder=str(folder))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "without: " in out.stdout  # the old name alone finds nothing here
+    assert "with: ['label', 'probability']" in out.stdout

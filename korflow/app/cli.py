@@ -320,6 +320,7 @@ def _load_pyfunc(uri: str | None, trainer: str, registered: str):
     from korflow.core import registry, tracking
 
     tracking.setup()
+    accept_old_model_names()
     uri = uri or registry.serving_uri(registered)
     try:
         loaded = mlflow.pyfunc.load_model(uri)
@@ -331,6 +332,16 @@ def _load_pyfunc(uri: str | None, trainer: str, registered: str):
         described = uri
     console.print(f"[dim]model: {described}[/]", soft_wrap=True)  # stderr: stdout is for answers
     return loaded
+
+
+def accept_old_model_names() -> None:
+    """Models registered before the layers were split name their PythonModel by the predictor
+    modules' old names (``korflow.chat:ChatPyfunc``); in this process, which has imported
+    korflow already, those names must find today's modules, not the model's own copy."""
+    from korflow.serving import chat_predictor, sentiment_predictor
+
+    sys.modules.setdefault("korflow.chat", chat_predictor)
+    sys.modules.setdefault("korflow.sentiment", sentiment_predictor)
 
 
 def _describe_model(uri: str) -> str:
