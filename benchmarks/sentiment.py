@@ -103,7 +103,7 @@ def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
     ).runs[0]
     import mlflow
 
-    m = mlflow.get_run(run["run_id"]).data.metrics
+    m = mlflow.get_run(run.run_id).data.metrics
     return {
         "model": f"LSTM {embedding}",
         "seed": seed,
@@ -112,13 +112,13 @@ def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
         "val_accuracy": m["val_accuracy"],
         "best_epoch": m["best_epoch"],
         "epochs_run": len(
-            mlflow.MlflowClient().get_metric_history(run["run_id"], "epoch_val_accuracy")
+            mlflow.MlflowClient().get_metric_history(run.run_id, "epoch_val_accuracy")
         ),
         "epoch_seconds": round(m["epoch_seconds"]),
         "samples_per_s": round(m["samples_per_s"]),
         "wall_s": round(time.perf_counter() - start),
         "peak_rss_mb": peak_mb(),
-        "run_id": run["run_id"],
+        "run_id": run.run_id,
     }
 
 

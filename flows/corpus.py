@@ -23,7 +23,7 @@ from flows.results import CorpusResult
 from flows.runners import on_callers_runner, result
 from korflow.core import settings, tracking
 from korflow.core.datasets import Dataset, Shard, write_json_atomic
-from korflow.core.profiles import CorpusConfig, corpus_config
+from korflow.core.profiles import CorpusConfig, flow_settings
 from korflow.core.progress import progress
 from korflow.core.sources import NSMC, is_url
 from tasks.ingest import fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
@@ -72,14 +72,14 @@ def corpus_flow(
 ) -> CorpusResult:
     """Run the corpus stage on ``config`` (resolved settings, as the CLI or a later stage
     passes them), else on ``profile`` with ``overrides`` (a deployment)."""
-    cfg = config or corpus_config(profile, overrides)
+    cfg = flow_settings("corpus", profile, overrides, config)
     mirror_arg = settings.mirror_arg(data_mirror)
     logger = get_run_logger()
     started = time.perf_counter()
-    config = cfg.model_dump(mode="json")
+    params = cfg.model_dump(mode="json")
     tags = {"korflow.prefect_flow_run_id": str(flow_run.get_id() or "")}
     record = tracking.flow_record("corpus", cfg, mirror_arg)
-    with tracking.stage_run("corpus", cfg.profile, config, tags=tags, flow=record) as run:
+    with tracking.stage_run("corpus", cfg.profile, params, tags=tags, flow=record) as run:
         mlflow.log_param("data_mirror", mirror_arg or "none (upstream download)")
         files = {
             split: fetch_file.submit(
@@ -126,7 +126,7 @@ def corpus_flow(
             tracking.log_input_file(source.name, where, source.sha256, context="corpus")
         manifest: dict[str, Any] = {
             "profile": cfg.profile,
-            "config": config,
+            "config": params,
             "mlflow_run_id": run.info.run_id,
             "datasets": {},
         }
@@ -171,6 +171,7 @@ def run_corpus(
 ) -> tuple[CorpusResult, dict[str, Any]]:
     """The corpus stage as a subflow of a later stage (served from the cache when unchanged),
     or ``done``, its result from earlier in a pipeline: (result, manifest)."""
-    corpus = done or on_callers_runner(corpus_flow)(config=config, data_mirror=data_mirror)
+    subflow = on_callers_runner(corpus_flow)
+    corpus = done or subflow(profile=config.profile, config=config, data_mirror=data_mirror)
     manifest = json.loads(Path(corpus.manifest).read_text(encoding="utf-8"))
     return corpus, manifest

@@ -21,7 +21,7 @@ from flows.results import EmbedResult, EmbedRun
 from flows.runners import on_callers_runner
 from korflow.core import settings, tracking
 from korflow.core.datasets import Shard, sha256_file
-from korflow.core.profiles import EmbedConfig, embed_config
+from korflow.core.profiles import EmbedConfig, flow_settings
 from korflow.core.sources import EVAL, is_url
 from tasks.embed import evaluate_model, export_corpus, train_model
 from tasks.ingest import fetch_file
@@ -47,7 +47,7 @@ def _log_model_run(
     mirror: str | None,
 ) -> EmbedRun:
     params = getattr(cfg, level)
-    config = {
+    run_params = {
         "level": level,
         "unit": unit,
         "include_wiki": cfg.include_wiki,
@@ -70,7 +70,7 @@ def _log_model_run(
         tags[tracking.NONDETERMINISTIC] = unrepeatable
     record = tracking.flow_record("embed", cfg, mirror, levels=[level], units=[unit])
     with tracking.stage_run(
-        "embed", cfg.profile, config, seed=params.seed, tags=tags, flow=record
+        "embed", cfg.profile, run_params, seed=params.seed, tags=tags, flow=record
     ) as run:
         mlflow.set_tag("mlflow.runName", f"embed-{level}-{unit}-{cfg.profile}")
         for source in inputs:
@@ -117,7 +117,7 @@ def embed_flow(
     ``profile`` with ``overrides``; one MLflow run per model. ``upstream``: {"corpus":
     CorpusResult} from a pipeline that already ran that stage."""
     started = time.perf_counter()
-    cfg = config or embed_config(profile, overrides)
+    cfg = flow_settings("embed", profile, overrides, config)
     upstream = upstream or {}
     mirror_arg = settings.mirror_arg(data_mirror)
     corpus, manifest = run_corpus(cfg.corpus, mirror_arg, upstream.get("corpus"))
@@ -200,7 +200,7 @@ def fasttext_models(
     if missing:
         narrowed = config.model_copy(update={"levels": missing, "units": ["morpheme"]})
         result = on_callers_runner(embed_flow)(
-            config=narrowed, data_mirror=data_mirror, upstream=upstream
+            profile=narrowed.profile, config=narrowed, data_mirror=data_mirror, upstream=upstream
         )
         for run in result.runs:
             found[run.level] = run

@@ -37,7 +37,7 @@ from flows.runners import task_runner
 from flows.sentiment import sentiment_flow
 from flows.seq2seq import seq2seq_flow
 from korflow.core import compare, settings, tracking
-from korflow.core.profiles import PipelineConfig, pipeline_config
+from korflow.core.profiles import PipelineConfig, flow_settings
 
 FLOWS = {
     "corpus": corpus_flow,
@@ -63,7 +63,7 @@ def run_stage(
     tasks on the chosen task runner (e.g. the clean/tokenize map on a Dask cluster)."""
     kwargs = {"upstream": upstream} if stage != "corpus" else {}
     stage_flow = FLOWS[stage].with_options(task_runner=task_runner(runner))
-    return stage_flow(config=config, data_mirror=data_mirror, **kwargs)
+    return stage_flow(profile=config.profile, config=config, data_mirror=data_mirror, **kwargs)
 
 
 # The pipeline's own tasks only start child flows and wait for them (a stage waits for its
@@ -82,7 +82,7 @@ def pipeline_flow(
 ) -> PipelineResult:
     """Run the stages as a DAG on ``config`` (resolved settings of every stage), else on
     ``profile`` with ``overrides``; returns each stage's result and the report."""
-    cfg = config or pipeline_config(profile, overrides)
+    cfg = flow_settings("pipeline", profile, overrides, config)
     mirror_arg = settings.mirror_arg(data_mirror)
     logger = get_run_logger()
     flow_run_id = str(flow_run.get_id() or "")
@@ -91,11 +91,11 @@ def pipeline_flow(
     # Each stage's own settings; the upstream settings it holds are the pipeline's corpus and
     # embed settings, logged once.
     upstream = {"corpus", "embed"}
-    config = cfg.model_dump(
+    params = cfg.model_dump(
         mode="json", exclude={"embed": {"corpus"}, "sentiment": upstream, "seq2seq": upstream}
     )
     tags = {"korflow.prefect_flow_run_id": flow_run_id}
-    with tracking.stage_run("pipeline", cfg.profile, config, tags=tags, flow=record) as parent:
+    with tracking.stage_run("pipeline", cfg.profile, params, tags=tags, flow=record) as parent:
         run_id = parent.info.run_id
         mlflow.set_tag("korflow.pipeline_run_id", run_id)
         logger.info("pipeline MLflow run %s (%s)", run_id, mlflow.get_tracking_uri())

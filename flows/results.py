@@ -180,6 +180,5 @@ class PipelineResult(StageResult):
     def details(self) -> list[str]:
         return [
             self.report,
-            f"MLflow pipeline run {self.run_id} (tracking URI {self.tracking_uri}); Prefect "
-            f"flow run {self.flow_run_id}",
+            f"MLflow pipeline run {self.run_id}; Prefect flow run {self.flow_run_id}",
         ]

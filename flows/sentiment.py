@@ -25,7 +25,7 @@ from flows.results import SentimentResult, SentimentRun
 from flows.trained_variant import ServedModel, log_trained_variant
 from korflow.core import plots, settings
 from korflow.core.datasets import Shard, sha256_file
-from korflow.core.profiles import SentimentConfig, sentiment_config
+from korflow.core.profiles import SentimentConfig, flow_settings
 from korflow.serving.sentiment_predictor import LABELS, SentimentPredictor, SentimentPyfunc
 from tasks.sentiment import embedding_matrix, prepare_data, train_classifier
 
@@ -44,7 +44,7 @@ def sentiment_flow(
     settings), else on ``profile`` with ``overrides``. ``upstream``: {"corpus": CorpusResult,
     "embed": EmbedResult} from a pipeline that already ran those stages."""
     started = time.perf_counter()
-    cfg = config or sentiment_config(profile, overrides)
+    cfg = flow_settings("sentiment", profile, overrides, config)
     upstream = upstream or {}
     mirror = settings.mirror_arg(data_mirror)
     corpus, manifest = run_corpus(cfg.corpus, mirror, upstream.get("corpus"))
@@ -67,7 +67,7 @@ def sentiment_flow(
         examples=["정말 재밌어요 최고", "시간 아까운 영화", ""],
         predict=lambda folder, texts: SentimentPredictor.load(folder).predict(texts),
     )
-    config = {  # the run's parameters
+    params = {  # the run's parameters, beside its variant
         "min_freq": cfg.min_freq,
         "max_vocab": cfg.max_vocab,
         "max_len": cfg.max_len,
@@ -117,7 +117,7 @@ def sentiment_flow(
             mirror,
             train,
             served,
-            config={"embedding": variant, **config},
+            params={"embedding": variant, **params},
             tags={"korflow.corpus_run_id": corpus.run_id},
             inputs=inputs,
             metrics=metrics,

@@ -22,7 +22,7 @@ from flows.results import Seq2SeqResult, Seq2SeqRun
 from flows.trained_variant import ServedModel, log_trained_variant
 from korean.chatbot import EVERYDAY_QUESTIONS
 from korflow.core import settings, sources
-from korflow.core.profiles import Seq2SeqStageConfig, seq2seq_config
+from korflow.core.profiles import Seq2SeqStageConfig, flow_settings
 from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
 from tasks.ingest import fetch_file
 from tasks.sentiment import embedding_matrix
@@ -44,7 +44,7 @@ def seq2seq_flow(
     (resolved settings), else on ``profile`` with ``overrides``. ``upstream``: {"embed":
     EmbedResult} from a pipeline, for FastText-initialised embeddings."""
     started = time.perf_counter()
-    cfg = config or seq2seq_config(profile, overrides)
+    cfg = flow_settings("seq2seq", profile, overrides, config)
     mirror = settings.mirror_arg(data_mirror)
     source = fetch_file("chatbot", sources.CHATBOT, mirror, cfg.chatbot_file)
     data = prepare_pairs(
@@ -91,7 +91,7 @@ def seq2seq_flow(
             {"answer": ChatPredictor.load(folder).answer(texts)}
         ),
     )
-    config = cfg.model_dump(exclude={"attentions", "corpus", "embed", "fasttext_models", "model"})
+    params = cfg.model_dump(exclude={"attentions", "corpus", "embed", "fasttext_models", "model"})
     tags = {"korflow.unit": cfg.unit, "korflow.embedding": cfg.embedding}
     source_rows = sum(data["sizes"].values())
     duplicates = data["duplicates"]
@@ -148,7 +148,7 @@ def seq2seq_flow(
             mirror,
             train,
             served,
-            config=config,
+            params=params,
             tags=tags,
             inputs=[("chatbot", source.path, source.sha256, "training", source_rows)],
             metrics=metrics,

@@ -16,10 +16,9 @@ import mlflow
 import pandas as pd
 from prefect.runtime import flow_run
 
+from flows.results import EmbedRun
 from korflow.core import plots, registry, tracking
 from korflow.serving.pyfunc import log_model_folder
-
-from .results import EmbedRun
 
 # The tag that names a stage's variant.
 VARIANT_TAG = {"sentiment": "korflow.embedding", "seq2seq": "korflow.attention"}
@@ -58,7 +57,7 @@ def log_trained_variant(
     train: Callable[[str], dict],
     served: ServedModel,
     *,
-    config: dict[str, Any],
+    params: dict[str, Any],
     tags: dict[str, str],
     inputs: list[tuple],
     metrics: Callable[[dict], dict[str, float]],
@@ -67,7 +66,7 @@ def log_trained_variant(
 ) -> Logged:
     """``train(run_id)`` inside the variant's MLflow run, then everything logged about it.
 
-    ``config``: the run's parameters; ``tags``: the stage's own tags; ``inputs``: arguments
+    ``params``: the run's parameters; ``tags``: the stage's own tags; ``inputs``: arguments
     of ``tracking.log_input_file``; ``metrics(training)``: the stage's metrics beside the
     training's own; ``after(training, folder)``: the stage's own artifacts, with the served
     model folder at hand (its return value comes back as ``extra``)."""
@@ -81,15 +80,15 @@ def log_trained_variant(
     }
     narrow = {"embeddings" if stage == "sentiment" else "attentions": [variant]}
     record = tracking.flow_record(stage, cfg, mirror, **narrow, register_model=False)
-    config = {**config, "fasttext_run_id": fasttext_id}
+    params = {**params, "fasttext_run_id": fasttext_id}
     seed = cfg.train.seed
-    with tracking.stage_run(stage, cfg.profile, config, seed=seed, tags=tags, flow=record) as run:
+    with tracking.stage_run(stage, cfg.profile, params, seed=seed, tags=tags, flow=record) as run:
         run_id = run.info.run_id
         mlflow.set_tag("mlflow.runName", f"{stage}-{variant}-{cfg.profile}")
         for args in inputs:
             tracking.log_input_file(*args)
         training = train(run_id)
-        tracking.log_training(run_id, config, training)
+        tracking.log_training(run_id, params, training)
         history = training["history"]
         mlflow.log_metrics(
             {

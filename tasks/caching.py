@@ -22,11 +22,15 @@ from prefect.cache_policies import CachePolicy, Inputs
 from korflow.core.imports import ROOT, code_files
 from korflow.core.packages import CORPUS_TASKS
 
+# The package lists: what they change in a task's key, the versions of the packages it names,
+# is in the key already; a change to another list must not re-run every task.
+NOT_CODE = ROOT / "korflow" / "core" / "packages.py"
+
 
 @cache
 def code_digest(module: str) -> str:
     digest = hashlib.sha256()
-    for file in code_files(module):
+    for file in (f for f in code_files(module) if f != NOT_CODE):
         digest.update(str(file.relative_to(ROOT)).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()

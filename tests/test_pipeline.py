@@ -215,6 +215,25 @@ def test_bad_stage_config_fails_before_any_stage_runs():
         pipeline_config("quick", {"stages": ["corpus", "translate"]})
 
 
+def test_upstream_settings_reach_every_stage_and_are_given_once():
+    cfg = pipeline_config("quick", {"corpus": {"wiki_max_docs": 5}, "embed": {"levels": ["jamo"]}})
+    for stage in (cfg.embed, cfg.sentiment, cfg.seq2seq, cfg.sentiment.embed):
+        assert stage.corpus.wiki_max_docs == 5 and stage.corpus.nsmc_train_rows == 20_000
+    assert cfg.sentiment.embed.levels == cfg.seq2seq.embed.levels == ["jamo"]
+    assert pipeline_config("quick", cfg.model_dump(mode="json")) == cfg  # a logged record
+    # A later stage's own copy may repeat the upstream settings, never differ from them: the
+    # pipeline runs one corpus stage and one FastText stage for all.
+    same = {"embed": {"levels": ["jamo"]}, "sentiment": {"embed": {"levels": ["jamo"]}}}
+    assert pipeline_config("quick", same).sentiment.embed.levels == ["jamo"]
+    for wrong in (
+        {"sentiment": {"corpus": {"wiki_max_docs": 5}}},
+        {"embed": {"corpus": {"wiki_max_docs": 5}}},
+        {"seq2seq": {"embed": {"levels": ["jamo"]}}},
+    ):
+        with pytest.raises(ConfigError, match="give its settings once"):
+            pipeline_config("quick", wrong)
+
+
 def _cli(*args, timeout=600):
     return subprocess.run(
         [sys.executable, "-m", "korflow.app.cli", *args],

@@ -156,7 +156,7 @@ def _run_flow(
     _quiet_tracebacks()
     if stage != "pipeline":  # the pipeline passes the runner on to its stages itself
         flow = flow.with_options(task_runner=make_runner(task_runner))
-    return flow(config=config, data_mirror=str(mirror) if mirror else None)
+    return flow(profile=profile, config=config, data_mirror=str(mirror) if mirror else None)
 
 
 def _stage(
@@ -182,7 +182,7 @@ def _stage(
         flags, task_runner = {**flags, "task_runner": task_runner}, None
     overrides = merge(overrides, {key: value for key, value in flags.items() if value is not None})
     result = _run_flow(stage, profile, data_mirror, task_runner, overrides, show_config)
-    console.print(f"\n[bold green]done[/] {escape(result.summary())}", soft_wrap=True)
+    console.print(f"\n[bold green]{escape(result.summary())}[/]", soft_wrap=True)
     for line in result.details():
         console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"tracking URI {result.tracking_uri}", markup=False)
@@ -592,7 +592,7 @@ def similar(
         _fail("similar needs a word, e.g. `korflow similar 영화`")
     _prepare(False)
     from korean.errors import KoreanNLPError
-    from korflow.core.embedding_runs import load_vectors
+    from korflow.app.embedding_runs import load_vectors
 
     try:
         vectors, where = load_vectors(level, unit, model)

@@ -66,7 +66,7 @@ def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[R
     mirror = settings.mirror_arg(data_mirror or record.get("data_mirror"))
     stage = record["stage"]
     config = profiles.stage_config(stage, record["profile"], record["overrides"])
-    result: StageResult = flow_of(stage)(config=config, data_mirror=mirror)
+    result: StageResult = flow_of(stage)(profile=config.profile, config=config, data_mirror=mirror)
     return record, _compare(original, [mlflow.get_run(i) for i in result.run_ids])
 
 

@@ -323,15 +323,14 @@ def resolve(
         ) from None
 
 
-def _one(outer: Any, inner: Any, key: str) -> dict[str, Any]:
-    """Upstream settings given in two places (a stage's ``corpus`` and its ``embed.corpus``, or
-    a pipeline's ``corpus`` and ``sentiment.corpus``) must agree: they name one upstream run."""
-    if outer and inner and outer != inner:
+def _same(profile: str, stage: str, given: dict[str, Any], inner: Any, key: str) -> None:
+    """An upstream stage's settings given again inside a later stage's (``sentiment.corpus``
+    beside ``corpus``) must resolve to the same: both name one upstream run."""
+    if inner and STAGE_CONFIGS[stage](profile, inner) != STAGE_CONFIGS[stage](profile, given):
         raise ConfigError(
-            f"{key} is set twice, differently: give the upstream stage's settings once, as "
-            f"{key.rpartition('.')[2]}.* (every stage that reads it sees the same)"
+            f"{key} differs from {stage}: one {stage} stage feeds every later stage, so give "
+            f"its settings once, as {stage}.*"
         )
-    return dict(outer or inner or {})
 
 
 def corpus_config(profile: str, overrides: dict[str, Any] | None = None) -> CorpusConfig:
@@ -348,9 +347,11 @@ def _downstream(model, profiles, profile: str, overrides: dict[str, Any] | None)
     """A stage that reads the corpus and may start from FastText vectors: its ``embed``
     settings read its ``corpus``, so both name one corpus."""
     rest = dict(overrides or {})
-    corpus = rest.pop("corpus", None)
+    corpus = rest.pop("corpus", None) or {}
     embed = dict(rest.pop("embed", None) or {})
-    embed["corpus"] = _one(corpus, embed.get("corpus"), "embed.corpus")
+    if corpus:
+        _same(profile, "corpus", corpus, embed.get("corpus"), "embed.corpus")
+        embed["corpus"] = corpus
     embed_cfg = embed_config(profile, embed)
     return resolve(model, profiles, profile, rest, corpus=embed_cfg.corpus, embed=embed_cfg)
 
@@ -365,19 +366,23 @@ def seq2seq_config(profile: str, overrides: dict[str, Any] | None = None) -> Seq
 
 def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
     """The pipeline's config with every stage's config resolved up front (a typo in the
-    seq2seq settings fails before hours of corpus and FastText work, not after)."""
+    seq2seq settings fails before hours of corpus and FastText work, not after). The corpus
+    and FastText settings reach every later stage, whose own copies may only repeat them."""
     rest = dict(overrides or {})
     given = {stage: dict(rest.pop(stage, None) or {}) for stage in STAGES}
     corpus, embed = given["corpus"], given["embed"]
-    embed["corpus"] = _one(corpus, embed.get("corpus"), "embed.corpus")
+    _same(profile, "corpus", corpus, embed.get("corpus"), "embed.corpus")
+    given["embed"] = embed = {**embed, "corpus": corpus}
+    for stage in ("sentiment", "seq2seq"):
+        own = given[stage]
+        _same(profile, "corpus", corpus, own.get("corpus"), f"{stage}.corpus")
+        inner = own.get("embed")
+        _same(profile, "embed", embed, inner and {"corpus": corpus, **inner}, f"{stage}.embed")
+        own.update(corpus=corpus, embed=embed)
     stages = {}
     for stage in STAGES:
-        own = given[stage]
-        if stage in ("sentiment", "seq2seq"):
-            own["corpus"] = _one(corpus, own.get("corpus"), f"{stage}.corpus")
-            own["embed"] = _one(embed, own.get("embed"), f"{stage}.embed")
         try:
-            stages[stage] = STAGE_CONFIGS[stage](profile, own)
+            stages[stage] = STAGE_CONFIGS[stage](profile, given[stage])
         except ConfigError as exc:
             raise ConfigError(f"pipeline stage {stage}: {exc}") from None
     return resolve(PipelineConfig, PIPELINE_PROFILES, profile, rest, **stages)
@@ -395,3 +400,16 @@ STAGE_CONFIGS = {
 def stage_config(stage: str, profile: str, overrides: dict[str, Any] | None = None) -> BaseModel:
     """A stage's (or the pipeline's) settings, resolved: what its flow takes as ``config``."""
     return STAGE_CONFIGS[stage](profile, overrides)
+
+
+def flow_settings(
+    stage: str, profile: str, overrides: dict[str, Any] | None, config: BaseModel | None
+) -> BaseModel:
+    """What a flow runs on: ``config``, the settings resolved where the run started (the CLI,
+    a pipeline, a stage starting its upstream stage), else ``profile`` with ``overrides`` (a
+    deployment; a flow called from Python)."""
+    if config is None:
+        return stage_config(stage, profile, overrides)
+    if overrides:
+        raise ConfigError(f"the {stage} flow takes resolved settings or overrides, not both")
+    return config

@@ -4,7 +4,6 @@ tokenizer it was trained with, so that any raw text becomes the ids the model re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
 
 import torch
 
@@ -40,7 +39,7 @@ class TextPipeline:
         raise NotImplementedError
 
     @classmethod
-    def load(cls, folder: str | Path) -> Self:
+    def load(cls, folder: str | Path) -> TextPipeline:
         return cls(*model_folder.read(folder))
 
     def encode(self, text: str | None) -> list[int]:
