@@ -17,9 +17,8 @@ from typing import Any
 import mlflow
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
-from prefect.runtime import flow_run
 
-from flows.results import CorpusResult
+from flows.results import CorpusResult, flow_run_id
 from flows.runners import on_callers_runner, result
 from korflow.core import settings, tracking
 from korflow.core.datasets import Dataset, Shard, write_json_atomic
@@ -77,7 +76,7 @@ def corpus_flow(
     logger = get_run_logger()
     started = time.perf_counter()
     params = cfg.model_dump(mode="json")
-    tags = {"korflow.prefect_flow_run_id": str(flow_run.get_id() or "")}
+    tags = {"korflow.prefect_flow_run_id": flow_run_id()}
     record = tracking.flow_record("corpus", cfg, mirror_arg)
     with tracking.stage_run("corpus", cfg.profile, params, tags=tags, flow=record) as run:
         mlflow.log_param("data_mirror", mirror_arg or "none (upstream download)")

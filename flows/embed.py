@@ -14,10 +14,9 @@ from typing import Any
 
 import mlflow
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
-from flows.results import EmbedResult, EmbedRun
+from flows.results import EmbedResult, EmbedRun, ending, flow_run_id
 from flows.runners import on_callers_runner
 from korflow.core import settings, tracking
 from korflow.core.datasets import Shard, sha256_file
@@ -59,7 +58,7 @@ def _log_model_run(
         "korflow.level": level,
         "korflow.unit": unit,
         "korflow.corpus_run_id": corpus_run_id,
-        "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
+        "korflow.prefect_flow_run_id": flow_run_id(),
     }
     unrepeatable = ""
     if params.workers > 1:  # the full profile's choice: twice the speed on 2 cores
@@ -162,11 +161,9 @@ def embed_flow(
         )
         get_run_logger().info("fasttext %s/%s: %s", level, unit, runs[-1])
     return EmbedResult(
-        seconds=time.perf_counter() - started,
         runs=runs,
         corpus_run_id=corpus.run_id,
-        flow_run_id=str(flow_run.get_id() or ""),
-        tracking_uri=mlflow.get_tracking_uri(),
+        **ending(started),
     )
 
 

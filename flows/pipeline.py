@@ -27,12 +27,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
-from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.corpus import corpus_flow
 from flows.embed import embed_flow
-from flows.results import PipelineResult, Seq2SeqResult, StageResult
+from flows.results import PipelineResult, Seq2SeqResult, StageResult, flow_run_id
 from flows.runners import task_runner
 from flows.sentiment import sentiment_flow
 from flows.seq2seq import seq2seq_flow
@@ -85,7 +84,7 @@ def pipeline_flow(
     cfg = flow_settings("pipeline", profile, overrides, config)
     mirror_arg = settings.mirror_arg(data_mirror)
     logger = get_run_logger()
-    flow_run_id = str(flow_run.get_id() or "")
+    prefect_run = flow_run_id()
     started = time.perf_counter()
     record = tracking.flow_record("pipeline", cfg, mirror_arg)
     # Each stage's own settings; the upstream settings it holds are the pipeline's corpus and
@@ -94,12 +93,12 @@ def pipeline_flow(
     params = cfg.model_dump(
         mode="json", exclude={"embed": {"corpus"}, "sentiment": upstream, "seq2seq": upstream}
     )
-    tags = {"korflow.prefect_flow_run_id": flow_run_id}
+    tags = {"korflow.prefect_flow_run_id": prefect_run}
     with tracking.stage_run("pipeline", cfg.profile, params, tags=tags, flow=record) as parent:
         run_id = parent.info.run_id
         mlflow.set_tag("korflow.pipeline_run_id", run_id)
         logger.info("pipeline MLflow run %s (%s)", run_id, mlflow.get_tracking_uri())
-        with tracking.pipeline_scope(run_id, flow_run_id, cfg.profile):
+        with tracking.pipeline_scope(run_id, prefect_run, cfg.profile):
             futures = _submit(cfg, mirror_arg)
             results, failed = {}, {}
             for stage, future in futures.items():
@@ -128,7 +127,7 @@ def pipeline_flow(
     logger.info("pipeline done in %.0f s; MLflow run %s", elapsed, run_id)
     return PipelineResult(
         run_id=run_id,
-        flow_run_id=flow_run_id,
+        flow_run_id=prefect_run,
         stages=results,
         seconds=elapsed,
         report=report,

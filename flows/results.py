@@ -6,10 +6,29 @@ runs of ``run_ids``."""
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import mlflow
+from prefect.runtime import flow_run
 
 NAN = math.nan
+
+
+def flow_run_id() -> str:
+    """The Prefect flow run this code runs in ("" outside one)."""
+    return str(flow_run.get_id() or "")
+
+
+def ending(started: float) -> dict[str, Any]:
+    """What every result says of the flow that is ending: its Prefect flow run, where its
+    MLflow runs went, and its seconds since ``started``."""
+    return {
+        "flow_run_id": flow_run_id(),
+        "tracking_uri": mlflow.get_tracking_uri(),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 @dataclass(frozen=True, kw_only=True)

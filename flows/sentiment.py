@@ -17,11 +17,10 @@ from typing import Any
 
 import mlflow
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 
 from flows.corpus import run_corpus
 from flows.embed import fasttext_models
-from flows.results import SentimentResult, SentimentRun
+from flows.results import SentimentResult, SentimentRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
 from korflow.core import plots, settings
 from korflow.core.datasets import Shard, sha256_file
@@ -135,9 +134,7 @@ def sentiment_flow(
         )
         get_run_logger().info("sentiment %s: %s", variant, runs[-1].summary())
     return SentimentResult(
-        seconds=time.perf_counter() - started,
         runs=runs,
         corpus_run_id=corpus.run_id,
-        flow_run_id=str(flow_run.get_id() or ""),
-        tracking_uri=mlflow.get_tracking_uri(),
+        **ending(started),
     )

@@ -15,10 +15,9 @@ from typing import Any
 import mlflow
 import pandas as pd
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 
 from flows.embed import fasttext_models
-from flows.results import Seq2SeqResult, Seq2SeqRun
+from flows.results import Seq2SeqResult, Seq2SeqRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
 from korean.chatbot import EVERYDAY_QUESTIONS
 from korflow.core import settings, sources
@@ -168,11 +167,9 @@ def seq2seq_flow(
         )
         logger.info("seq2seq %s: %s", attention, runs[-1].summary())
     return Seq2SeqResult(
-        seconds=time.perf_counter() - started,
         runs=runs,
         everyday={"question": list(EVERYDAY_QUESTIONS), **{r.attention: r.everyday for r in runs}},
         baselines=baselines,
-        flow_run_id=str(flow_run.get_id() or ""),
         duplicates=duplicates,
-        tracking_uri=mlflow.get_tracking_uri(),
+        **ending(started),
     )

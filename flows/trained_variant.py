@@ -14,9 +14,8 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from prefect.runtime import flow_run
 
-from flows.results import EmbedRun
+from flows.results import EmbedRun, flow_run_id
 from korflow.core import plots, registry, tracking
 from korflow.serving.pyfunc import log_model_folder
 
@@ -75,7 +74,7 @@ def log_trained_variant(
         VARIANT_TAG[stage]: variant,
         **tags,
         "korflow.fasttext_run_id": fasttext_id,
-        "korflow.prefect_flow_run_id": str(flow_run.get_id() or ""),
+        "korflow.prefect_flow_run_id": flow_run_id(),
         **tracking.inherited_nondeterminism(asdict(fasttext) if fasttext else None),
     }
     narrow = {"embeddings" if stage == "sentiment" else "attentions": [variant]}
