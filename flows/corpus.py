@@ -106,10 +106,11 @@ def corpus_flow(
             dataset: Dataset = result(future, *files.values(), wiki_source)
             datasets[dataset.name] = dataset
             sentences = cfg.split_sentences and dataset.name == "wiki"
+            cleaning = cfg.nsmc_clean if dataset.name == "nsmc" else cfg.clean
             chains[dataset.name] = []
             for shard in dataset.shards:
                 cleaned = clean_shard.submit(
-                    shard, TEXT_COLUMN[dataset.name], cfg.clean, sentences, cfg.drop_empty
+                    shard, TEXT_COLUMN[dataset.name], cleaning, sentences, cfg.drop_empty
                 )
                 chains[dataset.name].append(
                     (cleaned, tokenize_shard.submit(cleaned, cfg.tokenizer))

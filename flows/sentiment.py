@@ -56,7 +56,7 @@ def sentiment_flow(
     served = ServedModel(
         name=MODEL_NAME,
         settings={
-            "clean": asdict(cfg.corpus.clean),
+            "clean": asdict(cfg.corpus.nsmc_clean),
             "tokenizer": asdict(cfg.corpus.tokenizer),
             "max_len": cfg.max_len,
         },

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 HANGUL_CLASS = "ㄱ-ㅎㅏ-ㅣ가-힣"
+# Punctuation and emoticon characters that carry sentiment in reviews ("!!", "?", "^^", "♥", "..").
+SYMBOLS = ".,!?~^;:'\"()[]<>/+-*=%&@#…·♡♥★☆"
 _WS = re.compile(r"\s+")
 
 
@@ -21,6 +23,7 @@ class CleanConfig:
     normalize: Literal["NFC", "NFKC", "none"] = "NFC"
     keep_digits: bool = False
     keep_latin: bool = False
+    keep_symbols: bool = False  # the characters of SYMBOLS
     # Runs of one character longer than this are cut to this length (ㅋㅋㅋㅋㅋ -> ㅋㅋ); 0 = off.
     max_repeat: int = 2
     collapse_whitespace: bool = True
@@ -45,6 +48,8 @@ class Cleaner:
             kept += "0-9"
         if self.config.keep_latin:
             kept += "A-Za-z"
+        if self.config.keep_symbols:
+            kept += re.escape(SYMBOLS)
         self._drop = re.compile(f"[^{kept}]")
         n = self.config.max_repeat
         # Digits are never squeezed: 1000원 must stay 1000원.

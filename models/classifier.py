@@ -35,6 +35,10 @@ class ClassifierConfig:
     token_dropout: float = 0.1  # probability of zeroing a whole token vector in training
     num_classes: int = 2
     freeze_embedding: bool = False
+    # A bag of the sequence's unigrams and hashed bigrams beside the RNN (fastText's classifier,
+    # Joulin et al. 2017): its mean vector joins the pooled RNN features. 0 buckets = off.
+    ngram_buckets: int = 0
+    ngram_dim: int = 32
 
     def __post_init__(self) -> None:
         if self.rnn not in ("lstm", "gru"):
@@ -45,8 +49,8 @@ class ClassifierConfig:
             raise ValueError(f"num_layers must be 1 or 2, not {self.num_layers}")
         check_ranges(
             self,
-            at_least_one=("embed_dim", "hidden_size"),
-            non_negative=("vocab_size",),
+            at_least_one=("embed_dim", "hidden_size", "ngram_dim"),
+            non_negative=("vocab_size", "ngram_buckets"),
             below_one=("dropout", "token_dropout"),
         )
         if self.num_classes < 2:
@@ -100,6 +104,13 @@ class TextClassifier(nn.Module):
         )
         size = config.hidden_size * (2 if config.bidirectional else 1)
         self.attention = AdditiveAttention(size) if config.pooling == "attention" else None
+        self.ngrams = None
+        if config.ngram_buckets:
+            # ids 1.. are unigrams, vocab_size.. hashed bigrams; 0 (padding) is left out.
+            self.ngrams = nn.EmbeddingBag(
+                config.vocab_size + config.ngram_buckets, config.ngram_dim, padding_idx=0
+            )
+            size += config.ngram_dim
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(size, config.num_classes)
 
@@ -122,7 +133,20 @@ class TextClassifier(nn.Module):
             output, hidden = self.rnn(packed)
             states, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
         pooled = self._pool(states, mask, hidden)
+        if self.ngrams is not None:
+            pooled = torch.cat([pooled, self.ngrams(self.ngram_ids(ids, lengths))], dim=-1)
         return self.out(self.dropout(pooled))
+
+    def ngram_ids(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """[B, 2T - 1]: each sequence's unigram ids, then its bigrams hashed into the buckets
+        after the vocabulary; 0 where a position or pair reaches padding."""
+        cfg = self.config
+        real = torch.arange(ids.size(1), device=ids.device)[None] < lengths.to(ids.device)[:, None]
+        unigrams = ids * real
+        first, second = unigrams[:, :-1], unigrams[:, 1:]
+        hashed = cfg.vocab_size + (first * 1_000_003 + second) % cfg.ngram_buckets
+        bigrams = torch.where((first > 0) & (second > 0), hashed, 0)
+        return torch.cat([unigrams, bigrams], dim=1)
 
     def _pool(self, states, mask, hidden) -> torch.Tensor:
         """Pool RNN states [B, T, H]; ``mask`` [B, T] marks real tokens (None: all are)."""

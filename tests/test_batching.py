@@ -64,15 +64,20 @@ def test_secondary_lengths_order_answers_inside_a_question_length():
         assert max(spread) - min(spread) == 9  # ten consecutive answer lengths
 
 
-def _classifier(pooling):
+def _classifier(pooling, ngram_buckets=0):
     torch.manual_seed(0)
-    cfg = ClassifierConfig(vocab_size=40, embed_dim=8, hidden_size=6, pooling=pooling)
+    cfg = ClassifierConfig(
+        vocab_size=40, embed_dim=8, hidden_size=6, pooling=pooling, ngram_buckets=ngram_buckets
+    )
     return TextClassifier(cfg).eval()
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
-def test_classifier_logits_do_not_depend_on_batch_companions(pooling):
-    model = _classifier(pooling)
+@pytest.mark.parametrize(
+    "pooling, ngram_buckets",
+    [("last", 0), ("mean", 0), ("max", 0), ("attention", 0), ("max", 50)],
+)
+def test_classifier_logits_do_not_depend_on_batch_companions(pooling, ngram_buckets):
+    model = _classifier(pooling, ngram_buckets)
     seq = [3, 4, 5, 6]
     alone = model(torch.tensor([seq]), torch.tensor([4]))
     # Dense: companions of the same length, no padding, no packing.

@@ -74,3 +74,15 @@ def test_split_sentences_before_cleaning():
         "역사",
         "정말 맛있다",
     ]
+
+
+def test_keep_symbols_keeps_the_marks_reviews_carry_sentiment_in():
+    from korflow.core.profiles import CorpusConfig
+
+    review = CorpusConfig().nsmc_clean  # what the corpus stage does to NSMC reviews
+    assert clean_text("10점 만점에 1점!!!! ㅡㅡ^^ OST는 굿~~ ♥♥♥ 😀", review) == (
+        "10점 만점에 1점!! ㅡㅡ^^ OST는 굿~~ ♥♥"
+    )
+    assert clean_text("흠...포스터", review) == "흠..포스터"
+    assert clean_text("!!! ??? ...", CleanConfig(keep_symbols=True)) == "!! ?? .."
+    assert clean_text("a[b]c\\d", CleanConfig(keep_latin=True, keep_symbols=True)) == "a[b]cd"

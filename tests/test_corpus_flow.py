@@ -35,8 +35,8 @@ def test_counts_tags_inputs_and_samples_are_tracked(first):
     assert m["nsmc.train.rows_read"] == 6 and m["nsmc.test.rows_read"] == 3
     assert m["nsmc.train.skipped.bad_label"] == 1 and m["nsmc.train.skipped.wrong_field_count"] == 1
     assert m["nsmc.ingest.rows"] == 9
-    # 1003 is empty, 1004 is only punctuation: dropped from train with their reasons;
-    # "good movie" cleans to nothing but the test split is kept whole.
+    # 1003 is empty, 1004 only notes and emoji: dropped from train with their reasons;
+    # 2002 cleans to nothing too, but the test split is kept whole.
     assert m["nsmc.clean.dropped.empty_input"] == 1
     assert m["nsmc.clean.dropped.empty_after_clean"] == 1
     assert m["nsmc.clean.kept_empty"] == 1 and m["nsmc.clean.rows_out"] == 7
@@ -57,7 +57,7 @@ def test_counts_tags_inputs_and_samples_are_tracked(first):
     )
     lines = sample.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "raw\tcleaned\ttokens"
-    assert lines[1].split("\t")[1] == "이 영화 정말 재밌어요 ㅋㅋ 강추"
+    assert lines[1].split("\t")[1] == "이 영화 정말 재밌어요 ㅋㅋ 강추!!"  # reviews keep "!"
 
 
 def test_vocabulary_never_sees_the_test_split(first):
@@ -81,11 +81,15 @@ def test_unchanged_rerun_is_served_from_the_cache(inputs, first):
 
 
 def test_changed_cleaning_option_reruns_only_what_depends_on_it(inputs, first):
-    changed = run(inputs, clean__keep_digits=True)
+    changed = run(inputs, clean__keep_symbols=True)  # Wikipedia's cleaning: keeps "." and "!"
     s = states(changed.flow_run_id)
     assert s["ingest_nsmc"] == {"Cached"} and s["ingest_wiki"] == {"Cached"}
-    assert s["clean_shard"] == {"Completed"} and s["tokenize_shard"] == {"Completed"}
-    assert changed.metrics["nsmc.tokens"] > first.metrics["nsmc.tokens"]  # 10점 keeps 10
+    assert s["clean_shard"] == {"Completed", "Cached"}  # Wikipedia's shards, not NSMC's
+    assert changed.metrics["wiki.tokens"] > first.metrics["wiki.tokens"]
+    assert changed.metrics["nsmc.tokens"] == first.metrics["nsmc.tokens"]
+    reviews = run(inputs, nsmc_clean__keep_digits=False)
+    assert reviews.metrics["nsmc.tokens"] < first.metrics["nsmc.tokens"]  # 10점 loses 10
+    assert reviews.metrics["wiki.tokens"] == first.metrics["wiki.tokens"]
 
 
 def test_changed_tokenizer_option_keeps_the_cleaned_shards(inputs, first):
@@ -106,7 +110,7 @@ def test_changed_input_file_reruns_its_corpus_only(inputs, first, tmp_path):
 
 
 def test_dask_task_runner_gives_the_same_counts(inputs, first):
-    result = run(inputs, runner="dask", clean__max_repeat=3)
+    result = run(inputs, runner="dask", clean__max_repeat=3, nsmc_clean__max_repeat=3)
     assert states(result.flow_run_id)["clean_shard"] == {"Completed"}
     for key in ("nsmc.ingest.rows", "nsmc.clean.rows_out", "wiki.clean.rows_out", "wiki.tokens"):
         assert result.metrics[key] == first.metrics[key]

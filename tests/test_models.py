@@ -57,6 +57,19 @@ def test_a_sequence_gets_the_same_answer_alone_or_in_a_batch(pooling):
         assert torch.allclose(together[row], alone[0], atol=1e-6)
 
 
+def test_the_ngram_bag_holds_exactly_the_sequence_unigrams_and_bigrams():
+    model = _model(ngram_buckets=50)
+    ids, lengths, _ = collate([([3, 4, 5], 0), ([6], 1)])
+    bag = model.ngram_ids(ids, lengths)
+    pair = lambda a, b: 30 + (a * 1_000_003 + b) % 50  # noqa: E731  (vocab_size 30)
+    assert sorted(bag[0].tolist()) == sorted([3, 4, 5, pair(3, 4), pair(4, 5)])
+    assert sorted(bag[1].tolist()) == [0, 0, 0, 0, 6]  # 0 = padding, left out of the bag
+    # The bag is what the sequence's n-gram rows average to.
+    rows = model.ngrams.weight
+    expected = rows[[3, 4, 5, pair(3, 4), pair(4, 5)]].mean(0)
+    assert torch.allclose(model.ngrams(bag)[0], expected, atol=1e-6)
+
+
 def test_attention_puts_no_weight_on_padding():
     model = _model("attention")
     ids, lengths, _ = collate([([3, 4], 0), ([5, 6, 7, 8], 1)])

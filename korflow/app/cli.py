@@ -615,18 +615,21 @@ def tokenize(
     pos: Annotated[bool, typer.Option("--pos", help="Print morpheme/TAG pairs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
 ) -> None:
-    """Clean and tokenize text the way the corpus flow does (a quick look at a backend)."""
-    from korean.clean import clean_text
+    """Clean and tokenize text the way the corpus flow does NSMC reviews (a quick look at a
+    backend)."""
+    from korean.clean import Cleaner
     from korean.errors import KoreanNLPError
     from korean.jamo_units import decompose
     from korean.morphemes import TokenizerConfig, get_tokenizer
+    from korflow.core.profiles import CorpusConfig
 
     try:
         tok = get_tokenizer(TokenizerConfig(backend=backend))
     except (KoreanNLPError, ValueError) as exc:
         _fail(exc)
+    clean = Cleaner(CorpusConfig().nsmc_clean)
     for line in text or (s.rstrip("\n") for s in sys.stdin):
-        cleaned = clean_text(line)
+        cleaned = clean(line)
         morphs = [f"{m}/{t}" for m, t in tok.pos(cleaned)] if pos else tok(cleaned)
         if as_json:
             print(
