@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from korean.clean import Cleaner  # noqa: E402
+from korean.clean import REVIEWS, Cleaner  # noqa: E402
 from korean.morphemes import TokenizerConfig, get_tokenizer  # noqa: E402
 from korean.nsmc import parse_nsmc  # noqa: E402
 from korflow.core import sources  # noqa: E402
@@ -48,7 +48,7 @@ def bench_nsmc(mirror: Path, backend: str, limit: int | None) -> dict:
         with open(path, "rb") as f:
             docs.extend(parse_nsmc(f, name=str(path)).documents)
     docs = docs[:limit] if limit else docs
-    clean = Cleaner()
+    clean = Cleaner(REVIEWS)  # what the corpus stage does to reviews
     tokens = sum(len(tokenizer(clean(d))) for d in docs)
     seconds = time.perf_counter() - start
     return {

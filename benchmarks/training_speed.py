@@ -3,16 +3,18 @@
     KORFLOW_DATA_MIRROR=../shared/data python benchmarks/training_speed.py all [--threads 1 2]
     KORFLOW_DATA_MIRROR=../shared/data python benchmarks/training_speed.py job classifier project 2
 
-Rows, for the sentiment classifier (NSMC train, MeCab morphemes, BiLSTM 64, embeddings 100,
-max pooling, batch 256, AdamW) and the seq2seq model (ChatbotData, MeCab morphemes with the
+Rows, for the sentiment classifier (NSMC train, MeCab morphemes, the full profile's model:
+BiLSTM 128, embeddings 100, max pooling, the n-gram bag beside it, batch 256, AdamW) and the
+seq2seq model (ChatbotData, MeCab morphemes with the
 word-boundary unit, embeddings 100, encoder 2x64, decoder 128, batch 64, AdamW):
 
 - ``project``: ``models.train`` as the flows run it (length-aware batches; dense RNN on
   equal-length batches, packed on the rare mixed ones), the training loop's own timing;
 - ``random``: the same loop with ``batching="random"``, the step before length-aware batching
   (random batches, padded, packed);
-- ``bare``: the machine's practical limit, bare torch: ``nn.Embedding`` -> ``nn.LSTM`` -> (max)
-  -> ``nn.Linear`` on dense batches of exactly equal length built once, nothing around it.
+- ``bare``: the machine's practical limit, bare torch: ``nn.Embedding`` -> ``nn.LSTM`` -> (max,
+  beside it ``nn.EmbeddingBag`` over n-gram ids built once) -> ``nn.Linear`` on dense batches
+  of exactly equal length built once, nothing around it.
 
 Tokens are real tokens (no padding): documents for the classifier, questions + answers (with
 <eos>) for seq2seq. Each row runs in a fresh process with ``torch.set_num_threads(N)``; run it
@@ -42,18 +44,18 @@ def _mirror() -> Path:
 def nsmc_ids():
     """(ids, labels, vocabulary size) of NSMC train, cleaned and MeCab-tokenized as the corpus
     stage does, vocabulary as the sentiment stage builds it (min count 2, 50K, 80 tokens)."""
-    path = CACHE / "nsmc.pt"
+    path = CACHE / "nsmc-reviews.pt"
     if not path.exists():
         import torch
 
-        from korean.clean import Cleaner
+        from korean.clean import REVIEWS, Cleaner
         from korean.morphemes import TokenizerConfig, get_tokenizer
         from korean.nsmc import parse_nsmc
         from models.data import Vocab
 
         with open(_mirror() / "nsmc" / "ratings_train.txt", "rb") as f:
             table = parse_nsmc(f)
-        clean, tokenize = Cleaner(), get_tokenizer(TokenizerConfig())
+        clean, tokenize = Cleaner(REVIEWS), get_tokenizer(TokenizerConfig())
         tokens = [tokenize(clean(d)) for d in table.documents]
         vocab = Vocab.build(tokens, 2, 50_000)
         ids = [vocab.encode(t, 80) for t in tokens]
@@ -161,26 +163,39 @@ def _equal_length_batches(keys: list[tuple], batch_size: int) -> list[list[int]]
 
 
 def bare_classifier() -> tuple[float, int]:
-    """Embedding -> BiLSTM -> max -> linear, AdamW, on equal-length batches built once."""
+    """Embedding -> BiLSTM -> max (+ n-gram bag) -> linear, AdamW, on equal-length batches
+    built once."""
     import torch
     from torch import nn
 
+    from models.classifier import ngram_ids
+
     ids, labels, vocab = nsmc_ids()
     model_cfg, train_cfg = _classifier_cfg(vocab)
-    batches = [
-        (torch.tensor([ids[i] for i in b]), torch.tensor([labels[i] for i in b]))
-        for b in _equal_length_batches([(len(s),) for s in ids], train_cfg.batch_size)
-    ]
+    buckets, size = model_cfg.ngram_buckets, 2 * model_cfg.hidden_size
+    batches = []
+    for b in _equal_length_batches([(len(s),) for s in ids], train_cfg.batch_size):
+        x = torch.tensor([ids[i] for i in b])
+        bag = ngram_ids(x, torch.full((len(b),), x.size(1)), vocab, buckets) if buckets else None
+        batches.append((x, bag, torch.tensor([labels[i] for i in b])))
     torch.manual_seed(0)
     embed = nn.Embedding(vocab, model_cfg.embed_dim)
     lstm = nn.LSTM(model_cfg.embed_dim, model_cfg.hidden_size, batch_first=True, bidirectional=True)
-    out = nn.Linear(2 * model_cfg.hidden_size, 2)
-    params = [*embed.parameters(), *lstm.parameters(), *out.parameters()]
+    modules = [embed, lstm]
+    if buckets:
+        ngrams = nn.EmbeddingBag(vocab + buckets, model_cfg.ngram_dim, padding_idx=0)
+        modules.append(ngrams)
+        size += model_cfg.ngram_dim
+    out = nn.Linear(size, 2)
+    params = [p for m in (*modules, out) for p in m.parameters()]
     optimizer = torch.optim.AdamW(params, lr=train_cfg.lr)
     started = time.perf_counter()
-    for x, y in batches:
+    for x, bag, y in batches:
         states, _ = lstm(embed(x))
-        loss = nn.functional.cross_entropy(out(states.max(1).values), y)
+        features = states.max(1).values
+        if bag is not None:
+            features = torch.cat([features, ngrams(bag)], -1)
+        loss = nn.functional.cross_entropy(out(features), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -38,6 +38,11 @@ class CleanConfig:
             raise ValueError(f"max_repeat must be >= 0, not {self.max_repeat}")
 
 
+# What NSMC reviews keep (the corpus stage's nsmc_clean): sentiment lives in digits, Latin
+# letters, punctuation and emoticons too ("10점", "OST", "!!", "^^").
+REVIEWS = CleanConfig(keep_digits=True, keep_latin=True, keep_symbols=True, removed_to_space=True)
+
+
 class Cleaner:
     """A compiled ``CleanConfig``: call it on a string to get the cleaned string."""
 

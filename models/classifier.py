@@ -36,9 +36,10 @@ class ClassifierConfig:
     num_classes: int = 2
     freeze_embedding: bool = False
     # A bag of the sequence's unigrams and hashed bigrams beside the RNN (fastText's classifier,
-    # Joulin et al. 2017): its mean vector joins the pooled RNN features. 0 buckets = off.
+    # Joulin et al. 2017): its mean vector joins the pooled RNN features. 0 buckets = off. Its
+    # unigram rows are a second word table, trained even with freeze_embedding.
     ngram_buckets: int = 0
-    ngram_dim: int = 32
+    ngram_dim: int = 16
 
     def __post_init__(self) -> None:
         if self.rnn not in ("lstm", "gru"):
@@ -69,6 +70,19 @@ def load_embedding(layer: nn.Embedding, matrix: torch.Tensor | None, freeze: boo
             layer.weight.copy_(matrix)
             layer.weight[0].zero_()  # padding
     layer.weight.requires_grad_(not freeze)
+
+
+def ngram_ids(
+    ids: torch.Tensor, lengths: torch.Tensor, vocab_size: int, buckets: int
+) -> torch.Tensor:
+    """[B, 2T - 1]: each sequence's unigram ids, then its bigrams hashed into ``buckets`` ids
+    after the vocabulary; 0 where a position or pair reaches padding."""
+    real = torch.arange(ids.size(1), device=ids.device)[None] < lengths.to(ids.device)[:, None]
+    unigrams = ids.long() * real  # int64: the hash below overflows int32
+    first, second = unigrams[:, :-1], unigrams[:, 1:]
+    hashed = vocab_size + (first * 1_000_003 + second) % buckets
+    bigrams = torch.where((first > 0) & (second > 0), hashed, 0)
+    return torch.cat([unigrams, bigrams], dim=1)
 
 
 class AdditiveAttention(nn.Module):
@@ -134,19 +148,12 @@ class TextClassifier(nn.Module):
             states, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
         pooled = self._pool(states, mask, hidden)
         if self.ngrams is not None:
-            pooled = torch.cat([pooled, self.ngrams(self.ngram_ids(ids, lengths))], dim=-1)
+            bag = ngram_ids(ids, lengths, self.config.vocab_size, self.config.ngram_buckets)
+            pooled = torch.cat([pooled, self.ngrams(bag)], dim=-1)
         return self.out(self.dropout(pooled))
 
     def ngram_ids(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """[B, 2T - 1]: each sequence's unigram ids, then its bigrams hashed into the buckets
-        after the vocabulary; 0 where a position or pair reaches padding."""
-        cfg = self.config
-        real = torch.arange(ids.size(1), device=ids.device)[None] < lengths.to(ids.device)[:, None]
-        unigrams = ids * real
-        first, second = unigrams[:, :-1], unigrams[:, 1:]
-        hashed = cfg.vocab_size + (first * 1_000_003 + second) % cfg.ngram_buckets
-        bigrams = torch.where((first > 0) & (second > 0), hashed, 0)
-        return torch.cat([unigrams, bigrams], dim=1)
+        return ngram_ids(ids, lengths, self.config.vocab_size, self.config.ngram_buckets)
 
     def _pool(self, states, mask, hidden) -> torch.Tensor:
         """Pool RNN states [B, T, H]; ``mask`` [B, T] marks real tokens (None: all are)."""

@@ -3,6 +3,7 @@ import unicodedata
 
 import pytest
 
+from korean.clean import REVIEWS as REVIEW_CLEANING
 from korean.clean import CleanConfig, Cleaner, clean_text, split_sentences
 
 SEED = re.compile("[^ㄱ-ㅎㅏ-ㅣ가-힣 ]")
@@ -80,6 +81,7 @@ def test_keep_symbols_keeps_the_marks_reviews_carry_sentiment_in():
     from korflow.core.profiles import CorpusConfig
 
     review = CorpusConfig().nsmc_clean  # what the corpus stage does to NSMC reviews
+    assert review == REVIEW_CLEANING
     assert clean_text("10점 만점에 1점!!!! ㅡㅡ^^ OST는 굿~~ ♥♥♥ 😀", review) == (
         "10점 만점에 1점!! ㅡㅡ^^ OST는 굿~~ ♥♥"
     )

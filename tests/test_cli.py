@@ -61,5 +61,6 @@ def test_bad_config_values_get_a_clear_message(tmp_path):
 def test_tokenize_command_json(tmp_path):
     out = korflow("tokenize", "--json", "영화가 정말 재밌었어요!!", home=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert '"tokens": ["영화", "가", "정말", "재밌", "었", "어요"]' in out.stdout
-    assert '"cleaned": "영화가 정말 재밌었어요"' in out.stdout
+    # Reviews keep their punctuation (what the sentiment model reads).
+    assert '"tokens": ["영화", "가", "정말", "재밌", "었", "어요", "!", "!"]' in out.stdout
+    assert '"cleaned": "영화가 정말 재밌었어요!!"' in out.stdout

@@ -352,7 +352,7 @@ def test_stages_run_their_tasks_on_a_dask_cluster(inputs):
             inputs,
             stages=["corpus"],
             task_runner=cluster.scheduler_address,
-            corpus=corpus_overrides(inputs, clean__max_repeat=4),
+            corpus=corpus_overrides(inputs, clean__max_repeat=4, nsmc_clean__max_repeat=4),
         )
         assert cluster.scheduler.transition_counter > 0  # the stage's tasks went through Dask
     corpus = result.stages["corpus"]

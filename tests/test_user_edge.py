@@ -170,3 +170,29 @@ def test_predict_scores_a_file_into_a_table_beside_its_columns(inputs, tmp_path)
     assert len(scored) == len(pd.read_csv(FIXTURES / "nsmc-test.txt", sep="\t", quoting=3))
     last = failed_in_one_line(predict("ratings.txt", "--column", "review"))
     assert "no column 'review'" in last and "'document'" in last
+
+
+def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
+    """A pipeline logged before NSMC had its own cleaning and the classifier its n-gram bag
+    re-runs as it ran, not with today's defaults."""
+    from korflow.app.reproduce import as_logged
+    from korflow.core.profiles import stage_config
+
+    def before(settings):  # the dump as it was logged then
+        if isinstance(settings, dict):
+            return {
+                k: before(v)
+                for k, v in settings.items()
+                if k not in ("nsmc_clean", "ngram_buckets")
+            }
+        return settings
+
+    logged = before(stage_config("pipeline", "quick").model_dump(mode="json"))
+    assert "nsmc_clean" not in logged["seq2seq"]["embed"]["corpus"]
+    config = stage_config("pipeline", "quick", as_logged(logged))
+    assert config.corpus.nsmc_clean == config.corpus.clean  # the seeds' regex, as then
+    assert config.sentiment.corpus.nsmc_clean == config.corpus.clean
+    assert config.sentiment.model.ngram_buckets == 0
+    # A run logged with them keeps them.
+    today = stage_config("pipeline", "quick")
+    assert stage_config("pipeline", "quick", as_logged(today.model_dump(mode="json"))) == today

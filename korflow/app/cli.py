@@ -49,7 +49,7 @@ Sets = Annotated[
     typer.Option(
         "--set",
         "-s",
-        help="Override a config value, e.g. --set clean.keep_digits=true (repeatable).",
+        help="Override a config value, e.g. --set train.epochs=5 (repeatable).",
     ),
 ]
 Refresh = Annotated[
@@ -617,17 +617,16 @@ def tokenize(
 ) -> None:
     """Clean and tokenize text the way the corpus flow does NSMC reviews (a quick look at a
     backend)."""
-    from korean.clean import Cleaner
+    from korean.clean import REVIEWS, Cleaner
     from korean.errors import KoreanNLPError
     from korean.jamo_units import decompose
     from korean.morphemes import TokenizerConfig, get_tokenizer
-    from korflow.core.profiles import CorpusConfig
 
     try:
         tok = get_tokenizer(TokenizerConfig(backend=backend))
     except (KoreanNLPError, ValueError) as exc:
         _fail(exc)
-    clean = Cleaner(CorpusConfig().nsmc_clean)
+    clean = Cleaner(REVIEWS)
     for line in text or (s.rstrip("\n") for s in sys.stdin):
         cleaned = clean(line)
         morphs = [f"{m}/{t}" for m, t in tok.pos(cleaned)] if pos else tok(cleaned)

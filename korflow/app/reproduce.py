@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
@@ -65,9 +66,25 @@ def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[R
         ) from None
     mirror = settings.mirror_arg(data_mirror or record.get("data_mirror"))
     stage = record["stage"]
-    config = profiles.stage_config(stage, record["profile"], record["overrides"])
+    config = profiles.stage_config(stage, record["profile"], as_logged(record["overrides"]))
     result: StageResult = flow_of(stage)(profile=config.profile, config=config, data_mirror=mirror)
     return record, _compare(original, [mlflow.get_run(i) for i in result.run_ids])
+
+
+def as_logged(logged: Any) -> Any:
+    """A logged config with the settings added since it was logged set to what its run did, not
+    to today's defaults: NSMC reviews were cleaned like Wikipedia before ``nsmc_clean``, and the
+    classifier had no n-gram bag before ``ngram_buckets``."""
+    if isinstance(logged, list):
+        return [as_logged(v) for v in logged]
+    if not isinstance(logged, dict):
+        return logged
+    logged = {k: as_logged(v) for k, v in logged.items()}
+    if "nsmc_files" in logged and "clean" in logged:  # a corpus config
+        logged.setdefault("nsmc_clean", logged["clean"])
+    if "token_dropout" in logged:  # a classifier config
+        logged.setdefault("ngram_buckets", 0)
+    return logged
 
 
 def _key(run) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from korean.clean import CleanConfig
+from korean.clean import REVIEWS, CleanConfig
 from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korean.morphemes import TokenizerConfig
 from models.classifier import ClassifierConfig
@@ -51,9 +51,7 @@ class CorpusConfig(BaseModel):
     # NSMC reviews also keep digits, Latin letters, punctuation and emoticons ("10점", "!!",
     # "^^", "OST"): on validation they are worth 1.3 points of sentiment accuracy over the
     # seeds' regex (BENCHMARKS.md, "Sentiment recipe").
-    nsmc_clean: CleanConfig = CleanConfig(
-        keep_digits=True, keep_latin=True, keep_symbols=True, removed_to_space=True
-    )
+    nsmc_clean: CleanConfig = REVIEWS
     drop_empty: bool = True  # drop rows that clean to nothing (never NSMC test rows)
     split_sentences: bool = True  # Wikipedia articles -> one row per sentence
     tokenizer: TokenizerConfig = TokenizerConfig()
