@@ -134,7 +134,7 @@ class SentimentConfig(BaseModel):
     # Chosen on the validation split (BENCHMARKS.md, "Sentiment recipe"): a BiLSTM of 128 units
     # a direction, max pooling, strong dropout (it overfits after about 5 epochs without), a bag
     # of uni- and hashed bigrams beside it (+0.2 points), up to 12 epochs with a linear decay,
-    # best validation epoch kept; about 34 s an epoch on 2 cores.
+    # best validation epoch kept; about 30 s an epoch on 2 cores.
     model: ClassifierConfig = ClassifierConfig(
         hidden_size=128, dropout=0.5, token_dropout=0.25, ngram_buckets=2**18, ngram_dim=16
     )
