@@ -5,8 +5,8 @@
 
 Rows, for the sentiment classifier (NSMC train, MeCab morphemes, the full profile's model:
 BiLSTM 128, embeddings 100, max pooling, the n-gram bag beside it, batch 256, AdamW) and the
-seq2seq model (ChatbotData, MeCab morphemes with the
-word-boundary unit, embeddings 100, encoder 2x64, decoder 128, batch 64, AdamW):
+seq2seq model (ChatbotData, MeCab morphemes with the word-boundary unit, embeddings 100,
+encoder 2x64, decoder 128, batch 64, AdamW):
 
 - ``project``: ``models.train`` as the flows run it (length-aware batches; dense RNN on
   equal-length batches, packed on the rare mixed ones), the training loop's own timing;

@@ -148,11 +148,11 @@ class TextClassifier(nn.Module):
             states, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
         pooled = self._pool(states, mask, hidden)
         if self.ngrams is not None:
-            bag = ngram_ids(ids, lengths, self.config.vocab_size, self.config.ngram_buckets)
-            pooled = torch.cat([pooled, self.ngrams(bag)], dim=-1)
+            pooled = torch.cat([pooled, self.ngrams(self.ngram_ids(ids, lengths))], dim=-1)
         return self.out(self.dropout(pooled))
 
     def ngram_ids(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """This model's bag ids of a batch (``ngram_ids`` with its vocabulary and buckets)."""
         return ngram_ids(ids, lengths, self.config.vocab_size, self.config.ngram_buckets)
 
     def _pool(self, states, mask, hidden) -> torch.Tensor:
