@@ -40,6 +40,7 @@ class ClassifierConfig:
     # unigram rows are a second word table, trained even with freeze_embedding.
     ngram_buckets: int = 0
     ngram_dim: int = 16
+    ngram_dropout: float = 0.0  # probability of leaving an n-gram out of the bag in training
 
     def __post_init__(self) -> None:
         if self.rnn not in ("lstm", "gru"):
@@ -52,7 +53,7 @@ class ClassifierConfig:
             self,
             at_least_one=("embed_dim", "hidden_size", "ngram_dim"),
             non_negative=("vocab_size", "ngram_buckets"),
-            below_one=("dropout", "token_dropout"),
+            below_one=("dropout", "token_dropout", "ngram_dropout"),
         )
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, not {self.num_classes}")
@@ -124,6 +125,10 @@ class TextClassifier(nn.Module):
             self.ngrams = nn.EmbeddingBag(
                 config.vocab_size + config.ngram_buckets, config.ngram_dim, padding_idx=0
             )
+            # fastText's start, near zero: a bucket no training bigram reaches adds ~nothing.
+            with torch.no_grad():
+                self.ngrams.weight.uniform_(-1 / config.ngram_dim, 1 / config.ngram_dim)
+                self.ngrams.weight[0].zero_()
             size += config.ngram_dim
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(size, config.num_classes)
@@ -148,7 +153,10 @@ class TextClassifier(nn.Module):
             states, _ = pad_packed_sequence(output, batch_first=True, total_length=ids.size(1))
         pooled = self._pool(states, mask, hidden)
         if self.ngrams is not None:
-            pooled = torch.cat([pooled, self.ngrams(self.ngram_ids(ids, lengths))], dim=-1)
+            bag = self.ngram_ids(ids, lengths)
+            if self.training and self.config.ngram_dropout > 0:  # dropped ids become padding
+                bag = bag * (torch.rand(bag.shape, device=bag.device) >= self.config.ngram_dropout)
+            pooled = torch.cat([pooled, self.ngrams(bag)], dim=-1)
         return self.out(self.dropout(pooled))
 
     def ngram_ids(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.optim import swa_utils
 from torch.utils.data import DataLoader, Dataset
 
 from .batching import LengthBatchSampler
@@ -43,6 +44,9 @@ class TrainConfig:
     schedule: Literal["linear", "cosine", "constant"] = "linear"
     clip_norm: float = 1.0
     label_smoothing: float = 0.0
+    # Validate and keep an exponential moving average of the weights (this decay per step; 0 =
+    # off): a smoothed model that generalises at least as well as the last step's weights.
+    ema: float = 0.0
     patience: int = 2  # epochs without a better validation accuracy before stopping
     # length: batches of equal-length sequences (fast, no padding); random: padded random batches
     batching: Literal["length", "random"] = "length"
@@ -56,7 +60,7 @@ class TrainConfig:
             at_least_one=("epochs", "batch_size", "patience"),
             positive=("lr", "clip_norm"),
             non_negative=("weight_decay",),
-            below_one=("label_smoothing",),
+            below_one=("label_smoothing", "ema"),
         )
 
 
@@ -213,13 +217,25 @@ def fit(
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay)
+    # Fused: one kernel for all parameters. On a CPU the per-tensor loop cost 20 ms a step
+    # for the classifier's 4.6M-parameter n-gram table (a quarter of its step), fused 2 ms.
+    fused = device.type in ("cpu", "cuda")
+    optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     # Length-aware batching makes its own number of batches (one more or less per length).
     steps_per_epoch = len(
         make_loader(train_data, config.batch_size, device, collate_fn, 0, config.batching)
     )
     scheduler = _schedule(optimizer, config.schedule, steps_per_epoch * config.epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    # What is validated and kept: the model itself, or the moving average of its weights.
+    averaged = (
+        swa_utils.AveragedModel(
+            model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(config.ema), use_buffers=True
+        )
+        if config.ema
+        else None
+    )
+    kept = averaged.module if averaged else model
     result, best_state, stale, start = TrainResult(), None, 0, 0
     sign = 1.0 if higher_is_better else -1.0
 
@@ -232,6 +248,8 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
+        if averaged:
+            averaged.load_state_dict(state["averaged"])
         torch.set_rng_state(state["rng"].cpu())
         if device.type == "cuda" and state.get("cuda_rng"):
             torch.cuda.set_rng_state_all([r.cpu() for r in state["cuda_rng"]])
@@ -268,12 +286,14 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if averaged:
+                averaged.update_parameters(model)
             total_loss += loss.item() * count
             correct += right
             seen += count
         seconds = time.perf_counter() - started
         validated = time.perf_counter()
-        metrics = validate(model, device)
+        metrics = validate(kept, device)
         log = {
             "epoch": epoch + 1,
             "train_loss": total_loss / seen,
@@ -288,7 +308,7 @@ def fit(
         score = sign * log[monitor]
         if best_state is None or score > sign * result.best_score:
             result.best_score, result.best_epoch, stale = log[monitor], epoch + 1, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
         else:
             stale += 1
         if checkpoint:
@@ -301,6 +321,7 @@ def fit(
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
+                    "averaged": averaged.state_dict() if averaged else None,
                     "rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                     "history": result.history,

@@ -5,10 +5,11 @@ from dataclasses import replace
 
 import pytest
 import torch
+from torch import nn
 
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import SequenceDataset, Vocab, collate, load_tensors, save_tensors
-from models.train import NonFiniteLoss, TrainConfig, predict, train
+from models.train import NonFiniteLoss, TrainConfig, fit, predict, train
 
 POOLINGS = ["last", "mean", "max", "attention"]
 
@@ -68,6 +69,23 @@ def test_the_ngram_bag_holds_exactly_the_sequence_unigrams_and_bigrams():
     rows = model.ngrams.weight
     expected = rows[[3, 4, 5, pair(3, 4), pair(4, 5)]].mean(0)
     assert torch.allclose(model.ngrams(bag)[0], expected, atol=1e-6)
+
+
+def test_the_bag_starts_near_zero_and_drops_ngrams_only_in_training():
+    model = _model(ngram_buckets=50, ngram_dropout=0.5, dropout=0.0, token_dropout=0.0)
+    rows = model.ngrams.weight
+    # fastText's start: a bucket no training bigram reaches stays near zero at test time.
+    assert rows.abs().max() <= 1 / 16 and torch.count_nonzero(rows[0]) == 0
+    ids, lengths, _ = collate([([3, 4, 5, 6, 7, 8], 0)] * 4)
+    assert torch.equal(model(ids, lengths), model(ids, lengths))  # eval: the whole bag
+    model.train()
+    torch.manual_seed(1)
+    dropped = model(ids, lengths)
+    # Four copies of one sequence get four different bags (the BiLSTM part has no dropout).
+    assert len({tuple(row.tolist()) for row in dropped}) == 4
+    model.config = replace(model.config, ngram_dropout=0.0)
+    whole = model(ids, lengths)
+    assert torch.allclose(whole, model.eval()(ids, lengths), atol=1e-6)
 
 
 def test_attention_puts_no_weight_on_padding():
@@ -135,9 +153,10 @@ def test_tiny_overfit_reaches_100_percent():
     assert result.best_val_accuracy == 1.0 and len(result.history) >= result.best_epoch
 
 
-def test_resume_from_checkpoint_gives_the_same_weights(tmp_path):
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_from_checkpoint_gives_the_same_weights(tmp_path, ema):
     data, val = _toy(32, 1), _toy(16, 2)
-    cfg = replace(FAST, epochs=4, patience=100)
+    cfg = replace(FAST, epochs=4, patience=100, ema=ema)
 
     def fresh():
         torch.manual_seed(123)
@@ -161,6 +180,27 @@ def test_resume_from_checkpoint_gives_the_same_weights(tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_with_ema_the_kept_model_is_the_moving_average_of_the_weights():
+    data, scores = _toy(8), iter(range(1_000))  # one batch an epoch; every epoch the best
+
+    def step(model, batch):
+        ids, lengths, y = batch
+        return nn.functional.cross_entropy(model(ids, lengths), y), len(y), 0
+
+    def run(epochs, ema):
+        torch.manual_seed(5)
+        model = TextClassifier(ClassifierConfig(30, embed_dim=8, hidden_size=8))
+        cfg = replace(FAST, epochs=epochs, ema=ema, batching="random", batch_size=8)
+        fit(model, data, cfg, step, lambda m, device: {"val_accuracy": next(scores)}, collate)
+        return model.state_dict()
+
+    after_one, after_two, averaged = run(1, 0.0), run(2, 0.0), run(2, 0.25)
+    for name, value in averaged.items():
+        expected = 0.25 * after_one[name] + 0.75 * after_two[name]
+        assert torch.allclose(value, expected, atol=1e-6), name
+        assert not torch.allclose(value, after_two[name], atol=1e-6), name
+
+
 def test_checkpoint_from_other_settings_is_refused(tmp_path):
     data = _toy(16)
     model = TextClassifier(ClassifierConfig(30, embed_dim=8, hidden_size=8))
@@ -176,10 +216,11 @@ def test_non_finite_loss_stops_with_a_clear_error():
         train(model, _toy(16), _toy(16), replace(FAST, epochs=1))
 
 
-def test_early_stopping_keeps_the_best_epoch():
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_early_stopping_keeps_the_best_epoch(ema):
     data, val = _toy(32, 3), _toy(32, 4)
     model = TextClassifier(ClassifierConfig(30, embed_dim=8, hidden_size=8))
-    result = train(model, data, val, replace(FAST, epochs=30, patience=2))
+    result = train(model, data, val, replace(FAST, epochs=30, patience=2, ema=ema))
     best = max(h["val_accuracy"] for h in result.history)
     assert result.best_val_accuracy == best
     assert len(result.history) - result.best_epoch <= 2

@@ -173,8 +173,9 @@ def test_predict_scores_a_file_into_a_table_beside_its_columns(inputs, tmp_path)
 
 
 def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
-    """A pipeline logged before NSMC had its own cleaning and the classifier its n-gram bag
-    re-runs as it ran, not with today's defaults."""
+    """A pipeline logged before NSMC had its own cleaning, the classifier its n-gram bag (and
+    its dropout) and training its moving average re-runs as it ran, not with today's
+    defaults."""
     from korflow.app.reproduce import as_logged
     from korflow.core.profiles import stage_config
 
@@ -183,7 +184,7 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
             return {
                 k: before(v)
                 for k, v in settings.items()
-                if k not in ("nsmc_clean", "ngram_buckets")
+                if k not in ("nsmc_clean", "ngram_buckets", "ngram_dropout", "ema")
             }
         return settings
 
@@ -193,6 +194,7 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
     assert config.corpus.nsmc_clean == config.corpus.clean  # the seeds' regex, as then
     assert config.sentiment.corpus.nsmc_clean == config.corpus.clean
     assert config.sentiment.model.ngram_buckets == 0
+    assert config.sentiment.model.ngram_dropout == 0 and config.sentiment.train.ema == 0
     # A run logged with them keeps them.
     today = stage_config("pipeline", "quick")
     assert stage_config("pipeline", "quick", as_logged(today.model_dump(mode="json"))) == today

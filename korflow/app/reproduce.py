@@ -73,8 +73,9 @@ def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[R
 
 def as_logged(logged: Any) -> Any:
     """A logged config with the settings added since it was logged set to what its run did, not
-    to today's defaults: NSMC reviews were cleaned like Wikipedia before ``nsmc_clean``, and the
-    classifier had no n-gram bag before ``ngram_buckets``."""
+    to today's defaults: NSMC reviews were cleaned like Wikipedia before ``nsmc_clean``, the
+    classifier had no n-gram bag before ``ngram_buckets`` and dropped no n-grams before
+    ``ngram_dropout``, and training kept no moving average before ``ema``."""
     if isinstance(logged, list):
         return [as_logged(v) for v in logged]
     if not isinstance(logged, dict):
@@ -84,6 +85,9 @@ def as_logged(logged: Any) -> Any:
         logged.setdefault("nsmc_clean", logged["clean"])
     if "token_dropout" in logged:  # a classifier config
         logged.setdefault("ngram_buckets", 0)
+        logged.setdefault("ngram_dropout", 0.0)
+    if "label_smoothing" in logged and "patience" in logged:  # a training config
+        logged.setdefault("ema", 0.0)
     return logged
 
 
