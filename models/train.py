@@ -164,6 +164,20 @@ def _schedule(optimizer, kind: str, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _ema(decay: float) -> Callable:
+    """The moving average's update, with TensorFlow's warm-up: after n updates the decay is
+    min(decay, (1 + n) / (10 + n)), so the first steps' weights fade within a few dozen steps
+    however few steps an epoch has."""
+
+    @torch.no_grad()
+    def update(averaged: list, current: list, n: torch.Tensor) -> None:
+        weight = 1 - min(decay, (1 + int(n)) / (10 + int(n)))
+        for mean, value in zip(averaged, current, strict=True):
+            mean.lerp_(value, weight)
+
+    return update
+
+
 Batch = tuple[torch.Tensor, ...]
 # (model, batch on the device) -> (mean loss, number of items the mean is over, correct items)
 StepFn = Callable[[nn.Module, Batch], tuple[torch.Tensor, int, int]]
@@ -228,13 +242,12 @@ def fit(
     scheduler = _schedule(optimizer, config.schedule, steps_per_epoch * config.epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     # What is validated and kept: the model itself, or the moving average of its weights.
-    averaged = (
-        swa_utils.AveragedModel(
-            model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(config.ema), use_buffers=True
-        )
-        if config.ema
-        else None
-    )
+    averaged = None
+    if config.ema:
+        averaged = swa_utils.AveragedModel(model, multi_avg_fn=_ema(config.ema), use_buffers=True)
+        for rnn in averaged.module.modules():
+            if isinstance(rnn, nn.RNNBase):
+                rnn.flatten_parameters()  # the copy's weights in cuDNN's one block again
     kept = averaged.module if averaged else model
     result, best_state, stale, start = TrainResult(), None, 0, 0
     sign = 1.0 if higher_is_better else -1.0

@@ -307,11 +307,14 @@ def test_reproduce_exits_1_on_a_real_mismatch_and_names_it(first):
     runs = first.stages["sentiment"].runs
     random_run = next(r for r in runs if r.embedding == "random")
     _tampered(random_run.run_id, "test_accuracy")
+    mlflow.MlflowClient().set_tag(random_run.run_id, "korflow.git_commit", "0123456789ab" * 3)
     out = _cli("reproduce", random_run.run_id)
     assert out.returncode == 1
     differing = [line for line in out.stdout.splitlines() if line.endswith("\tNO")]
     assert len(differing) == 1 and "\ttest_accuracy\t" in differing[0]
     assert "1 of" in out.stderr and "exact metrics differ" in out.stderr
+    # The run names the code that logged it, which is not today's.
+    assert "logged by commit 0123456789ab, the code is now" in " ".join(out.stderr.split())
 
 
 def test_a_run_marked_unrepeatable_is_shown_but_not_held_to_exactness(first):

@@ -424,6 +424,12 @@ def reproduce(
     except (ValueError, FileNotFoundError) as exc:
         _fail(exc)
     console.print(f"\nre-ran {record['stage']} (profile {record['profile']}) of run {run_id}")
+    if record["code_changed"]:
+        then, now = (c[:12] for c in record["code_changed"])
+        console.print(
+            f"[yellow]run {run_id} was logged by commit {then}, the code is now {now}: a metric "
+            f"can differ where the code changed since; `git checkout {then}` repeats it exactly[/]"
+        )
     print("stage\tvariant\tmetric\toriginal\treproduced\tmatch")
     for row in rows:
         again = "-" if row.reproduced is None else f"{row.reproduced:.6g}"
