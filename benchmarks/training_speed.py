@@ -6,16 +6,18 @@
 
 Rows, for the sentiment classifier (NSMC train, MeCab morphemes, the full profile's model:
 BiLSTM 128, embeddings 100, max pooling, the n-gram bag beside it, batch 256, AdamW) and the
-seq2seq model (ChatbotData, MeCab morphemes with the word-boundary unit, embeddings 100,
-encoder 2x64, decoder 128, batch 64, AdamW):
+seq2seq model at the full profile's shapes (ChatbotData, MeCab morphemes with the
+word-boundary unit; since issue 11: embeddings 128, encoder 2x256, decoder 512, batch 64,
+AdamW):
 
 - ``project``: ``models.train`` as the flows run it (length-aware batches; dense RNN on
-  equal-length batches, packed on the rare mixed ones), the training loop's own timing;
+  equal-length batches, packed on the rare mixed ones; the classifier with its token and
+  n-gram dropout and the moving average of its weights), the training loop's own timing;
 - ``random``: the same loop with ``batching="random"``, the step before length-aware batching
   (random batches, padded, packed);
 - ``bare``: the machine's practical limit, bare torch: ``nn.Embedding`` -> ``nn.LSTM`` -> (max,
   beside it ``nn.EmbeddingBag`` over n-gram ids built once) -> ``nn.Linear`` on dense batches
-  of exactly equal length built once, nothing around it.
+  of exactly equal length built once, fused AdamW, nothing around it.
 
 Tokens are real tokens (no padding): documents for the classifier, questions + answers (with
 <eos>) for seq2seq. Each row runs in a fresh process with ``torch.set_num_threads(N)``; run it

@@ -1,7 +1,8 @@
 """Training loop for the classifiers and the seq2seq models: CUDA + AMP when there is a GPU,
 plain CPU otherwise.
 
-AdamW/Adam, a linear or cosine learning-rate schedule, gradient clipping, early stopping on a
+AdamW/Adam (fused), a linear or cosine learning-rate schedule, gradient clipping, optionally a
+moving average of the weights (what is validated and kept), early stopping on a
 validation split, a checkpoint after every epoch that a restarted run resumes from (to the same
 weights as an uninterrupted run: the batches depend only on the seed and the epoch, and the CPU
 and CUDA RNG states are saved), and a clear error when the loss stops being finite.
