@@ -184,7 +184,7 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
             return {
                 k: before(v)
                 for k, v in settings.items()
-                if k not in ("nsmc_clean", "ngram_buckets", "ngram_dropout", "ema")
+                if k not in ("nsmc_clean", "ngram_buckets", "ngram_dropout", "ema", "fused")
             }
         return settings
 
@@ -195,6 +195,7 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
     assert config.sentiment.corpus.nsmc_clean == config.corpus.clean
     assert config.sentiment.model.ngram_buckets == 0
     assert config.sentiment.model.ngram_dropout == 0 and config.sentiment.train.ema == 0
+    assert not config.sentiment.train.fused and not config.seq2seq.train.fused
     # A run logged with them keeps them.
     today = stage_config("pipeline", "quick")
     assert stage_config("pipeline", "quick", as_logged(today.model_dump(mode="json"))) == today

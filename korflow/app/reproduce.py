@@ -79,7 +79,8 @@ def as_logged(logged: Any) -> Any:
     """A logged config with the settings added since it was logged set to what its run did, not
     to today's defaults: NSMC reviews were cleaned like Wikipedia before ``nsmc_clean``, the
     classifier had no n-gram bag before ``ngram_buckets`` and dropped no n-grams before
-    ``ngram_dropout``, and training kept no moving average before ``ema``."""
+    ``ngram_dropout``, and training kept no moving average before ``ema`` and updated AdamW per
+    tensor before ``fused``."""
     if isinstance(logged, list):
         return [as_logged(v) for v in logged]
     if not isinstance(logged, dict):
@@ -92,6 +93,7 @@ def as_logged(logged: Any) -> Any:
         logged.setdefault("ngram_dropout", 0.0)
     if "label_smoothing" in logged and "patience" in logged:  # a training config
         logged.setdefault("ema", 0.0)
+        logged.setdefault("fused", False)
     return logged
 
 
