@@ -174,8 +174,8 @@ def test_predict_scores_a_file_into_a_table_beside_its_columns(inputs, tmp_path)
 
 def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
     """A pipeline logged before NSMC had its own cleaning, the classifier its n-gram bag (and
-    its dropout) and training its moving average re-runs as it ran, not with today's
-    defaults."""
+    its dropout) and training its moving average and fused AdamW re-runs as it ran, not with
+    today's defaults."""
     from korflow.app.reproduce import as_logged
     from korflow.core.profiles import stage_config
 

@@ -65,7 +65,7 @@ def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[R
             f"release), so it cannot be re-run: {exc}"
         ) from None
     # Exactness holds for the code that logged the run: name the commit when it has changed.
-    logged = original.data.tags.get("korflow.git_commit", "unknown")
+    logged = original.data.tags.get(tracking.GIT_COMMIT, "unknown")
     now = tracking.code_version()["git_commit"]
     record = {**record, "code_changed": (logged, now) if logged != now else None}
     mirror = settings.mirror_arg(data_mirror or record.get("data_mirror"))

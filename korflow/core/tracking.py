@@ -39,6 +39,8 @@ EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 # Tag of a run whose metrics cannot repeat bit for bit (the value says why); korflow reproduce
 # prints the reason and leaves its metrics out of the exact comparison.
 NONDETERMINISTIC = "korflow.nondeterministic"
+# Tag of the commit that logged a run; korflow reproduce names it when the code has moved on.
+GIT_COMMIT = "korflow.git_commit"
 
 
 def inherited_nondeterminism(fasttext: Mapping[str, Any] | None) -> dict[str, str]:
@@ -228,7 +230,7 @@ def stage_run(
     run_tags = {
         "korflow.stage": stage,
         "korflow.profile": profile,
-        "korflow.git_commit": version["git_commit"],
+        GIT_COMMIT: version["git_commit"],
         "korflow.git_dirty": version["git_dirty"],
         **crash.owner_tags(),
         **(pipeline or {}),
