@@ -188,18 +188,26 @@ class Seq2Seq(nn.Module):
         no_repeat_ngram: int = 0,
         min_len: int = 1,
     ) -> list[list[int]]:
-        states, mask, state = self.encode(src, src_lengths)
-        tokens = torch.full((src.size(0),), self.config.sos_id, device=src.device)
-        done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-        history = torch.empty(src.size(0), 0, dtype=torch.long, device=src.device)
-        for _ in range(max_len):
-            logits, state = self._step(tokens, state, states, mask)
-            logp = self._constrain(logits.float(), history, no_repeat_ngram, min_len)
-            tokens = logp.argmax(-1).masked_fill(done, self.config.pad_id)
-            history = torch.cat([history, tokens[:, None]], dim=1)
-            done |= tokens == self.config.eos_id
-            if done.all():
-                break
+        states, mask, (h, c) = self.encode(src, src_lengths)
+        history = torch.full(
+            (src.size(0), max_len), self.config.pad_id, dtype=torch.long, device=src.device
+        )
+        # Finished answers leave the batch, so the steps left cost only the rows still talking
+        # (answers vary in length; the longest would otherwise keep every row decoding).
+        live = torch.arange(src.size(0), device=src.device)
+        tokens = torch.full_like(live, self.config.sos_id)
+        for t in range(max_len):
+            logits, (h, c) = self._step(tokens, (h, c), states, mask)
+            logp = self._constrain(logits.float(), history[live, :t], no_repeat_ngram, min_len)
+            tokens = logp.argmax(-1)
+            history[live, t] = tokens
+            talking = tokens != self.config.eos_id
+            if not bool(talking.all()):
+                if not bool(talking.any()):
+                    break
+                live, tokens = live[talking], tokens[talking]
+                h, c = h[:, talking], c[:, talking]
+                states, mask = states[talking], mask[talking]
         return self._strip(history)
 
     @torch.no_grad()
@@ -231,14 +239,15 @@ class Seq2Seq(nn.Module):
         history = torch.empty(batch * k, 0, dtype=torch.long, device=device)
         best = torch.full((batch,), float("-inf"), device=device)  # finished pool: the best
         answers = torch.full((batch, max_len), cfg.pad_id, dtype=torch.long, device=device)
-        rows = torch.arange(batch, device=device)
+        live = torch.arange(batch, device=device)  # rows still searching
         for step in range(max_len):
             logits, (h, c) = self._step(tokens, (h, c), states, mask)
             logp = self._constrain(
                 logits.float().log_softmax(-1), history, no_repeat_ngram, min_len
             )
-            vocab = logp.size(-1)
-            candidates = (scores.view(-1, 1) + logp).view(batch, k * vocab)
+            n, vocab = scores.size(0), logp.size(-1)
+            rows = torch.arange(n, device=device)
+            candidates = (scores.view(-1, 1) + logp).view(n, k * vocab)
             # 2k candidates: at most k end with <eos> (one per beam), so k live ones remain.
             top, index = candidates.topk(min(2 * k, k * vocab), dim=-1)
             parent = rows[:, None] * k + index // vocab
@@ -248,28 +257,37 @@ class Seq2Seq(nn.Module):
                 ~ended, float("-inf")
             )
             value, pick = penalised.max(-1)
-            better = value > best
+            better = value > best[live]
             if better.any():
-                best = torch.where(better, value, best)
-                chosen = parent[rows, pick][better]
-                answers[better, :step] = history[chosen]
-                answers[better, step:] = cfg.pad_id
+                won = live[better]
+                best[won] = value[better]
+                answers[won, :step] = history[parent[rows, pick][better]]
+                answers[won, step:] = cfg.pad_id
             # The k best candidates that did not end continue.
-            live = (~ended).cumsum(-1) <= k
-            keep = (~ended & live).nonzero(as_tuple=True)
-            scores = top[keep].view(batch, k)
+            continuing = (~ended).cumsum(-1) <= k
+            keep = (~ended & continuing).nonzero(as_tuple=True)
+            scores = top[keep].view(n, k)
             parent, tokens = parent[keep], token[keep]
             h, c = h[:, parent], c[:, parent]
             history = torch.cat([history[parent], tokens[:, None]], dim=1)
-            # No live hypothesis can still win once even its best possible future (the
-            # largest length divisor, no further loss) scores below the finished best.
+            # A row is settled once even its best live hypothesis's best possible future (the
+            # largest length divisor, no further loss) scores below its finished best; settled
+            # rows leave the batch, so the steps left cost only the rows still searching.
             bound = scores.max(-1).values / ((5.0 + max_len) / 6.0) ** length_penalty
-            if bool((best >= bound).all()):
+            searching = ~(best[live] >= bound) | ~torch.isfinite(best[live])
+            if not bool(searching.any()):
                 break
-        cut = ~torch.isfinite(best)  # nothing finished: the best live hypothesis, cut
+            if not bool(searching.all()):
+                beams = searching.repeat_interleave(k)
+                live, scores = live[searching], scores[searching]
+                tokens, history = tokens[beams], history[beams]
+                h, c = h[:, beams], c[:, beams]
+                states, mask = states[beams], mask[beams]
+        cut = ~torch.isfinite(best[live])  # nothing finished: the best live hypothesis, cut
         if cut.any():
             width = history.size(1)
-            answers[cut, :width] = history.view(batch, k, -1)[cut, scores[cut].argmax(-1)]
+            paths = history.view(live.numel(), k, -1)[cut, scores[cut].argmax(-1)]
+            answers[live[cut], :width] = paths
         return self._strip(answers)
 
     def _strip(self, ids: torch.Tensor) -> list[list[int]]:

@@ -105,6 +105,23 @@ def test_tiny_overfit_reproduces_the_training_answers(attention):
     assert evaluate(model, data)["accuracy"] == 1.0
 
 
+@pytest.mark.parametrize("beam", [1, 3])
+def test_an_answer_does_not_depend_on_the_questions_decoded_beside_it(beam):
+    """Answers that end leave the batch while the others go on; what each row gets must be
+    what it gets decoded alone."""
+    data = _toy_pairs()
+    torch.manual_seed(0)
+    model = Seq2Seq(replace(SMALL, attention="general"))
+    # Half-trained: answers of several lengths that still depend on every part of the state
+    # (a fully fitted toy model answers right even from another row's encoder states).
+    cfg = Seq2SeqTrainConfig(epochs=15, batch_size=4, lr=1e-2, patience=1000, schedule="constant")
+    train_seq2seq(model, data, data, cfg)
+    questions = data.sources + [[5, 4], [8, 7, 6], [11, 10, 9, 12], [19]]
+    together = generate(model, questions, max_len=10, beam=beam)
+    assert len({len(a) for a in together}) >= 3  # rows end at different steps
+    assert together == [generate(model, [q], max_len=10, beam=beam)[0] for q in questions]
+
+
 def test_scheduled_sampling_trains_and_resumes(tmp_path):
     data = _toy_pairs()
     cfg = Seq2SeqTrainConfig(epochs=3, batch_size=4, teacher_forcing=0.5, patience=10)
