@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import torch
@@ -67,7 +67,8 @@ class Vocab:
         return [self.itos[i] for i in ids if i > 1 and i < len(self.itos)]
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.itos, ensure_ascii=False), encoding="utf-8")
+        text = json.dumps(self.itos, ensure_ascii=False)
+        _replace_into(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
@@ -177,11 +178,16 @@ def _unragged(blob: dict[str, torch.Tensor], name: str) -> list[list[int]]:
 
 
 def save_atomic(obj: object, path: str | Path) -> Path:
-    """torch.save through a temporary name renamed into place: a crash never leaves a
+    """torch.save through a temporary name renamed into place."""
+    return _replace_into(path, lambda tmp: torch.save(obj, tmp))
+
+
+def _replace_into(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """``write`` a temporary file, then rename it to ``path``: a crash never leaves a
     half-written file (models/ imports nothing of korflow, so not korflow's ``atomic_write``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
+    write(tmp)
     os.replace(tmp, path)
     return path

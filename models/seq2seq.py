@@ -228,6 +228,8 @@ class Seq2Seq(nn.Module):
         only when nothing finished. Beam 1 is greedy decoding."""
         if beam <= 1:
             return self.greedy(src, src_lengths, max_len, no_repeat_ngram, min_len)
+        if length_penalty < 0:  # the bound that settles a row needs a growing divisor
+            raise ValueError(f"length_penalty must be 0 or more, not {length_penalty}")
         cfg = self.config
         batch, k, device = src.size(0), beam, src.device
         states, mask, (h, c) = self.encode(src, src_lengths)

@@ -40,7 +40,13 @@ def export_corpus(shards: list[Shard], unit: str, level: str) -> Shard:
     path = settings.output_path(
         "embed", "corpus", f"{unit}-{level}-{digest_of([s.sha256 for s in shards])}.txt"
     )
-    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
+    # A turn of its own, like evaluation below: a busy thread beside a training's thread pool
+    # slowed the pipeline's trainings' epochs 3-5x (BENCHMARKS.md).
+    with (
+        cpu_turn(f"FastText {level} corpus", get_run_logger().info),
+        atomic_write(path) as tmp,
+        open(tmp, "w", encoding="utf-8") as out,
+    ):
         stats = write_corpus(_sentences(shards, unit), level, out)
     if stats.skipped_tokens:
         get_run_logger().info("%s/%s corpus: skipped tokens %s", unit, level, stats.skipped_tokens)
@@ -98,9 +104,10 @@ def evaluate_model(
 ) -> dict:
     """WS-353 Spearman, analogy accuracy and distance (korean.evaluation), plus the report
     files logged with the run: nearest neighbours, a 2-D projection, a word2vec .vec export."""
-    vectors = KoreanVectors.load(model.path, level)
-    metrics = evaluate_similarity(vectors, load_ws353(ws353.path))
-    metrics.update(evaluate_analogy(vectors, load_analogies(analogy.path), restrict_vocab))
+    with cpu_turn(f"FastText {level} evaluation", get_run_logger().info):  # BLAS on every core
+        vectors = KoreanVectors.load(model.path, level)
+        metrics = evaluate_similarity(vectors, load_ws353(ws353.path))
+        metrics.update(evaluate_analogy(vectors, load_analogies(analogy.path), restrict_vocab))
     # Beside the model folder, not in it: the model folder is logged whole as the model.
     name = f"{Path(model.path).parent.name}-{digest_of(neighbour_words, projection_words)}"
     folder = settings.output_path("embed", "reports", name)

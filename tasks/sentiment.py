@@ -15,7 +15,7 @@ from korean.nsmc import training_splits
 from korflow.core import packages, settings
 from korflow.core.datasets import Shard, digest_of
 from models.classifier import ClassifierConfig, TextClassifier
-from models.data import Vocab, load_tensors, save_tensors
+from models.data import Vocab, load_tensors, save_atomic, save_tensors
 from models.metrics import binary_scores, confusion_matrix
 from models.train import TrainConfig, TrainResult, predict, train
 
@@ -75,7 +75,7 @@ def embedding_matrix(data: dict, model_path: str, model_sha256: str, level: str)
         matrix[i] = torch.as_tensor(vectors.vector(token).copy())  # gensim arrays are read-only
     matrix[vocab.unk_id] = matrix[2:].mean(0)  # unknown tokens start at the average vector
     path = Path(data["dir"]) / f"embedding-{level}-{model_sha256[:16]}.pt"
-    torch.save(matrix, path)
+    save_atomic(matrix, path)
     return str(path)
 
 

@@ -143,10 +143,11 @@ def test_every_stage_gets_a_thread_of_its_own():
 
 
 def test_heavy_jobs_take_turns_on_the_cpu(first):
-    # Both branches run at once, but each FastText model and each training has the cores alone.
+    # Both branches run at once, but each FastText corpus, model and evaluation and each
+    # training has the cores alone.
     turns = sorted(CPU_TURNS, key=lambda turn: turn[1])
     kinds = sorted(job.split()[0] for job, _, _ in turns)
-    assert kinds == ["FastText"] * 2 + ["sentiment"] * 3 + ["seq2seq"]
+    assert kinds == ["FastText"] * 6 + ["sentiment"] * 3 + ["seq2seq"]
     for (_, _, end), (_, start, _) in zip(turns, turns[1:], strict=False):
         assert end <= start
 
@@ -274,9 +275,13 @@ def test_the_fasttext_stage_name_of_old_runs_and_saved_filters_still_works(first
 
 
 def test_reproduce_a_stage_run_matches_exactly(first):
+    from korflow.core import tracking
+
     sentiment = next(r for r in first.stages["sentiment"].runs if r.embedding == "jamo")
+    mlflow.MlflowClient().set_tag(sentiment.run_id, tracking.GIT_DIRTY, "false")
     out = _cli("reproduce", sentiment.run_id)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "uncommitted changes" not in " ".join(out.stderr.split())  # from a clean tree
     rows = [line.split("\t") for line in out.stdout.strip().splitlines()[1:]]
     metrics = {r[2] for r in rows}
     assert {"test_accuracy", "val_accuracy", "test_loss"} <= metrics
@@ -304,17 +309,24 @@ def _tampered(run_id: str, metric: str, unrepeatable: str = "") -> None:
 
 
 def test_reproduce_exits_1_on_a_real_mismatch_and_names_it(first):
+    from korflow.core import tracking
+
     runs = first.stages["sentiment"].runs
     random_run = next(r for r in runs if r.embedding == "random")
     _tampered(random_run.run_id, "test_accuracy")
-    mlflow.MlflowClient().set_tag(random_run.run_id, "korflow.git_commit", "0123456789ab" * 3)
+    client = mlflow.MlflowClient()
+    client.set_tag(random_run.run_id, tracking.GIT_COMMIT, "0123456789ab" * 3)
+    client.set_tag(random_run.run_id, tracking.GIT_DIRTY, "true")
     out = _cli("reproduce", random_run.run_id)
     assert out.returncode == 1
     differing = [line for line in out.stdout.splitlines() if line.endswith("\tNO")]
     assert len(differing) == 1 and "\ttest_accuracy\t" in differing[0]
     assert "1 of" in out.stderr and "exact metrics differ" in out.stderr
     # The run names the code that logged it, which is not today's.
-    assert "logged by commit 0123456789ab, the code is now" in " ".join(out.stderr.split())
+    said = " ".join(out.stderr.split())
+    assert "logged by commit 0123456789ab, the code is now" in said
+    assert "was logged with uncommitted changes" in said  # so that commit is not its code either
+    assert "repeats it exactly" not in said
 
 
 def test_a_run_marked_unrepeatable_is_shown_but_not_held_to_exactness(first):

@@ -106,9 +106,9 @@ def test_tiny_overfit_reproduces_the_training_answers(attention):
 
 
 @pytest.mark.parametrize("beam", [1, 3])
-def test_an_answer_does_not_depend_on_the_questions_decoded_beside_it(beam):
+def test_an_answer_does_not_depend_on_the_questions_decoded_beside_it(beam, monkeypatch):
     """Answers that end leave the batch while the others go on; what each row gets must be
-    what it gets decoded alone."""
+    what it gets decoded alone, under every decoding rule."""
     data = _toy_pairs()
     torch.manual_seed(0)
     model = Seq2Seq(replace(SMALL, attention="general"))
@@ -117,9 +117,18 @@ def test_an_answer_does_not_depend_on_the_questions_decoded_beside_it(beam):
     cfg = Seq2SeqTrainConfig(epochs=15, batch_size=4, lr=1e-2, patience=1000, schedule="constant")
     train_seq2seq(model, data, data, cfg)
     questions = data.sources + [[5, 4], [8, 7, 6], [11, 10, 9, 12], [19]]
-    together = generate(model, questions, max_len=10, beam=beam)
+    rules = {"beam": beam, "no_repeat_ngram": 2, "min_len": 2}
+    rows_per_step, step = [], model._step
+
+    def counted(tokens, *args):
+        rows_per_step.append(tokens.size(0))
+        return step(tokens, *args)
+
+    monkeypatch.setattr(model, "_step", counted)
+    together = generate(model, questions, max_len=10, **rules)
     assert len({len(a) for a in together}) >= 3  # rows end at different steps
-    assert together == [generate(model, [q], max_len=10, beam=beam)[0] for q in questions]
+    assert min(rows_per_step) < max(rows_per_step) == len(questions) * beam  # and leave
+    assert together == [generate(model, [q], max_len=10, **rules)[0] for q in questions]
 
 
 def test_scheduled_sampling_trains_and_resumes(tmp_path):
@@ -218,3 +227,9 @@ def test_beam_search_prefers_a_finished_answer_to_one_cut_at_max_len():
     assert model.beam_search(src, lengths, max_len=5, beam=2, length_penalty=0.0) == [[5]]
     model.calls = 0
     assert model.greedy(src, lengths, max_len=5) == [[5, 6, 6, 6, 6]]  # greedy cannot choose
+
+
+def test_a_negative_length_penalty_is_refused():
+    # A negative penalty would favour ever longer answers: no bound settles a row early.
+    with pytest.raises(ValueError, match="length_penalty must be 0 or more"):
+        generate(_model(), [[4, 5]], max_len=5, beam=3, length_penalty=-0.5)

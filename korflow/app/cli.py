@@ -426,9 +426,15 @@ def reproduce(
     console.print(f"\nre-ran {record['stage']} (profile {record['profile']}) of run {run_id}")
     if record["code_changed"]:
         then, now = (c[:12] for c in record["code_changed"])
+        exactly = "" if record["logged_dirty"] else f"; `git checkout {then}` repeats it exactly"
         console.print(
             f"[yellow]run {run_id} was logged by commit {then}, the code is now {now}: a metric "
-            f"can differ where the code changed since; `git checkout {then}` repeats it exactly[/]"
+            f"can differ where the code changed since{exactly}[/]"
+        )
+    if record["logged_dirty"]:
+        console.print(
+            f"[yellow]run {run_id} was logged with uncommitted changes: git does not hold the "
+            "code that logged it, so a metric can differ where those changes mattered[/]"
         )
     print("stage\tvariant\tmetric\toriginal\treproduced\tmatch")
     for row in rows:

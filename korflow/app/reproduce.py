@@ -67,7 +67,11 @@ def reproduce(run_id: str, data_mirror: str | None = None) -> tuple[dict, list[R
     # Exactness holds for the code that logged the run: name the commit when it has changed.
     logged = original.data.tags.get(tracking.GIT_COMMIT, "unknown")
     now = tracking.code_version()["git_commit"]
-    record = {**record, "code_changed": (logged, now) if logged != now else None}
+    record = {
+        **record,
+        "code_changed": (logged, now) if logged != now else None,
+        "logged_dirty": original.data.tags.get(tracking.GIT_DIRTY) == "true",
+    }
     mirror = settings.mirror_arg(data_mirror or record.get("data_mirror"))
     stage = record["stage"]
     config = profiles.stage_config(stage, record["profile"], as_logged(record["overrides"]))

@@ -25,6 +25,9 @@ TRACKED = (
     "pyarrow",
     "pandas",
     "numpy",
+    "scipy",
+    "scikit-learn",
+    "sacrebleu",
 )
 
 # What each stage's tasks call besides the project's own code: in their cache keys.

@@ -41,6 +41,7 @@ EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 NONDETERMINISTIC = "korflow.nondeterministic"
 # Tag of the commit that logged a run; korflow reproduce names it when the code has moved on.
 GIT_COMMIT = "korflow.git_commit"
+GIT_DIRTY = "korflow.git_dirty"  # "true": logged with uncommitted changes to tracked files
 
 
 def inherited_nondeterminism(fasttext: Mapping[str, Any] | None) -> dict[str, str]:
@@ -231,7 +232,7 @@ def stage_run(
         "korflow.stage": stage,
         "korflow.profile": profile,
         GIT_COMMIT: version["git_commit"],
-        "korflow.git_dirty": version["git_dirty"],
+        GIT_DIRTY: version["git_dirty"],
         **crash.owner_tags(),
         **(pipeline or {}),
         **(tags or {}),
