@@ -276,7 +276,8 @@ class Seq2Seq(nn.Module):
             # largest length divisor, no further loss) scores below its finished best; settled
             # rows leave the batch, so the steps left cost only the rows still searching.
             bound = scores.max(-1).values / ((5.0 + max_len) / 6.0) ** length_penalty
-            searching = ~(best[live] >= bound) | ~torch.isfinite(best[live])
+            finished = best[live]
+            searching = ~(torch.isfinite(finished) & (finished >= bound))
             if not bool(searching.any()):
                 break
             if not bool(searching.all()):
