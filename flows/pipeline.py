@@ -1,8 +1,8 @@
 """The whole DAG as one flow:
 
     corpus (NSMC + Wikipedia ingestion, concurrently; clean; tokenize)
-      -> FastText (syllable and jamo)
-        -> sentiment (random, syllable, jamo)
+      -> FastText (syllable and jamo)    -> sentiment (random, syllable, jamo, lm)
+      -> language models (biLM)          ->
       -> seq2seq (its own data: beside the branch above, after the corpus)
     -> comparison report
 
@@ -31,6 +31,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.corpus import corpus_flow
 from flows.embed import embed_flow
+from flows.lm import lm_flow
 from flows.results import PipelineResult, Seq2SeqResult, StageResult, flow_run_id
 from flows.runners import task_runner
 from flows.sentiment import sentiment_flow
@@ -41,6 +42,7 @@ from korflow.core.profiles import PipelineConfig, flow_settings
 FLOWS = {
     "corpus": corpus_flow,
     "embed": embed_flow,
+    "lm": lm_flow,
     "sentiment": sentiment_flow,
     "seq2seq": seq2seq_flow,
 }
@@ -91,7 +93,13 @@ def pipeline_flow(
     # embed settings, logged once.
     upstream = {"corpus", "embed"}
     params = cfg.model_dump(
-        mode="json", exclude={"embed": {"corpus"}, "sentiment": upstream, "seq2seq": upstream}
+        mode="json",
+        exclude={
+            "embed": {"corpus"},
+            "lm": {"corpus"},
+            "sentiment": {*upstream, "lm"},
+            "seq2seq": upstream,
+        },
     )
     tags = {"korflow.prefect_flow_run_id": prefect_run}
     with tracking.stage_run("pipeline", cfg.profile, params, tags=tags, flow=record) as parent:
@@ -160,7 +168,9 @@ def _submit(cfg: PipelineConfig, mirror: str | None) -> dict[str, PrefectFuture]
     corpus = {"corpus": futures["corpus"]} if "corpus" in futures else {}
     submit("embed", corpus)
     embed = {"embed": futures["embed"]} if "embed" in futures else {}
-    submit("sentiment", {**corpus, **embed})
+    submit("lm", corpus)
+    lm = {"lm": futures["lm"]} if "lm" in futures else {}
+    submit("sentiment", {**corpus, **embed, **lm})
     # seq2seq reads its own data (unless it starts from FastText vectors); it waits for the
     # corpus stage only so that its training never competes with tokenization for the CPU.
     # The trainings and FastText models then take turns on the cores (korflow.core.cpu).

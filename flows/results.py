@@ -152,6 +152,40 @@ class SentimentResult(StageResult):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LMRun(TrainedRun):
+    """One direction of one unit's language model: its run, its files (what the sentiment
+    stage's biLM reads) and its held-out perplexities beside the n-gram baseline's."""
+
+    unit: str
+    direction: str
+    weights: str  # the state dict
+    vocab: str
+    model: dict  # its LMConfig, as a dict
+    val_perplexity: float
+    val_perplexity_wiki: float
+    val_perplexity_nsmc: float
+    baseline_ngram_perplexity: float
+
+    def summary(self) -> str:
+        return (
+            f"{self.unit:8s} {self.direction:8s} perplexity {self.val_perplexity:8.2f} (wiki "
+            f"{self.val_perplexity_wiki:.2f}, nsmc {self.val_perplexity_nsmc:.2f}; n-gram "
+            f"{self.baseline_ngram_perplexity:.2f})  {self.registered()}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LMResult(StageResult):
+    stage = "lm"
+    runs: list[LMRun]
+    corpus_run_id: str
+    samples: dict[str, list[dict]]  # unit -> the forward model's continuations of fixed prompts
+
+    def find(self, unit: str, direction: str) -> LMRun | None:
+        return next((r for r in self.runs if (r.unit, r.direction) == (unit, direction)), None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Seq2SeqRun(TrainedRun):
     attention: str
     test_bleu: float

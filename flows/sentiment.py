@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger
 
 from flows.corpus import run_corpus
 from flows.embed import fasttext_models
+from flows.lm import language_models
 from flows.results import SentimentResult, SentimentRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
 from korflow.core import plots, settings
@@ -51,8 +52,20 @@ def sentiment_flow(
     data = prepare_data(
         tokens, cfg.min_freq, cfg.max_vocab, cfg.max_len, cfg.val_fraction, cfg.split_seed
     )
-    wanted = [v for v in cfg.embeddings if v != "random"]
+    wanted = [v for v in cfg.embeddings if v in ("syllable", "jamo")]
     fasttext = fasttext_models(cfg.embed, mirror, wanted, cfg.fasttext_models, upstream)
+    bilm, lm_tags = None, {}
+    if "lm" in cfg.embeddings:
+        models = language_models(cfg.lm, mirror, upstream)
+        forward, backward = (models.find("morpheme", d) for d in ("forward", "backward"))
+        bilm = {
+            "forward": forward.weights,
+            "backward": backward.weights,
+            "vocab": forward.vocab,
+            "model": forward.model,
+            "sha256": [sha256_file(r.weights) for r in (forward, backward)],
+        }
+        lm_tags = {"korflow.lm_run_ids": f"{forward.run_id},{backward.run_id}"}
     served = ServedModel(
         name=MODEL_NAME,
         settings={
@@ -99,8 +112,10 @@ def sentiment_flow(
         ft = fasttext.get(variant)
         matrix = embedding_matrix(data, ft.model_path, ft.model_sha256, variant) if ft else None
 
-        def train(run_id: str, matrix=matrix, variant=variant) -> dict:
-            return train_classifier(data, matrix, cfg.model, cfg.train, variant, run_id)
+        lm = bilm if variant == "lm" else None
+
+        def train(run_id: str, matrix=matrix, variant=variant, lm=lm) -> dict:
+            return train_classifier(data, matrix, cfg.model, cfg.train, variant, run_id, lm)
 
         def confusion(training: dict, folder: Path, variant=variant) -> dict:
             png = folder.parent / "confusion_matrix.png"
@@ -117,7 +132,7 @@ def sentiment_flow(
             train,
             served,
             params={"embedding": variant, **params},
-            tags={"korflow.corpus_run_id": corpus.run_id},
+            tags={"korflow.corpus_run_id": corpus.run_id, **(lm_tags if lm else {})},
             inputs=inputs,
             metrics=metrics,
             fasttext=ft,

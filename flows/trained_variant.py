@@ -20,9 +20,11 @@ from korflow.core import plots, registry, tracking
 from korflow.serving.pyfunc import log_model_folder
 
 # The tag that names a stage's variant.
-VARIANT_TAG = {"sentiment": "korflow.embedding", "seq2seq": "korflow.attention"}
-# The validation metric a stage's champion is chosen by.
-CHAMPION_METRIC = {"sentiment": "val_accuracy", "seq2seq": "val_chrf"}
+VARIANT_TAG = {"sentiment": "korflow.embedding", "seq2seq": "korflow.attention", "lm": "korflow.lm"}
+# The validation metric a stage's champion is chosen by (a perplexity: lower is better).
+CHAMPION_METRIC = {"sentiment": "val_accuracy", "seq2seq": "val_chrf", "lm": "val_perplexity"}
+# The settings that narrow a stage's config to one variant, for ``korflow reproduce``.
+NARROW = {"sentiment": "embeddings", "seq2seq": "attentions"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +56,10 @@ def log_trained_variant(
     variant: str,
     mirror: str | None,
     train: Callable[[str], dict],
-    served: ServedModel,
+    served: ServedModel | None,
     *,
+    narrow: dict[str, Any] | None = None,
+    seed: int | None = None,
     params: dict[str, Any],
     tags: dict[str, str],
     inputs: list[tuple],
@@ -64,8 +68,12 @@ def log_trained_variant(
     after: Callable[[dict, Path], dict[str, Any]] | None = None,
 ) -> Logged:
     """``train(run_id)`` inside the variant's MLflow run, then everything logged about it.
+    ``served`` None: the weights are logged as a file, nothing is registered.
 
-    ``params``: the run's parameters; ``tags``: the stage's own tags; ``inputs``: arguments
+    ``seed``: the training's (default ``cfg.train.seed``); ``narrow``: the config settings
+    that name this variant alone (default: the stage's list of variants, ``NARROW``, holding
+    just this one); ``params``: the run's parameters; ``tags``:
+    the stage's own tags; ``inputs``: arguments
     of ``tracking.log_input_file``; ``metrics(training)``: the stage's metrics beside the
     training's own; ``after(training, folder)``: the stage's own artifacts, with the served
     model folder at hand (its return value comes back as ``extra``)."""
@@ -77,10 +85,10 @@ def log_trained_variant(
         "korflow.prefect_flow_run_id": flow_run_id(),
         **tracking.inherited_nondeterminism(asdict(fasttext) if fasttext else None),
     }
-    narrow = {"embeddings" if stage == "sentiment" else "attentions": [variant]}
+    narrow = narrow if narrow is not None else {NARROW[stage]: [variant]}
     record = tracking.flow_record(stage, cfg, mirror, **narrow, register_model=False)
     params = {**params, "fasttext_run_id": fasttext_id}
-    seed = cfg.train.seed
+    seed = cfg.train.seed if seed is None else seed
     with tracking.stage_run(stage, cfg.profile, params, seed=seed, tags=tags, flow=record) as run:
         run_id = run.info.run_id
         mlflow.set_tag("mlflow.runName", f"{stage}-{variant}-{cfg.profile}")
@@ -103,27 +111,32 @@ def log_trained_variant(
                 history, tmp / "learning_curve.png", f"{stage} - {variant}"
             )
             mlflow.log_artifact(str(curve))
-            folder = tmp / "predictor"
-            info = log_model_folder(
-                folder,
-                {**served.settings, "model": training["model"]},
-                served.vocab,
-                training["weights"],
-                served.pyfunc,
-                served.column,
-                served.examples,
-                served.predict,
-            )
+            if served is None:  # not served on its own (a backward language model)
+                mlflow.log_artifact(training["weights"], "weights")
+                model_uri, folder = f"runs:/{run_id}/weights/{Path(training['weights']).name}", None
+            else:
+                folder = tmp / "predictor"
+                model_uri = log_model_folder(
+                    folder,
+                    {**served.settings, "model": training["model"]},
+                    served.vocab,
+                    training["weights"],
+                    served.pyfunc,
+                    served.column,
+                    served.examples,
+                    served.predict,
+                ).model_uri
             extra = after(training, folder) if after else {}
         registration = {}
-        if cfg.register_model:
+        if cfg.register_model and served is not None:
+            metric = CHAMPION_METRIC[stage]
             registration = registry.register_run(
-                info.model_uri, served.name, run_id, CHAMPION_METRIC[stage]
+                model_uri, served.name, run_id, metric, not metric.endswith("perplexity")
             )
     return Logged(
         run_id=run_id,
         training=training,
-        model_uri=info.model_uri,
+        model_uri=model_uri,
         registration=registration,
         extra=extra,
     )

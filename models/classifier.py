@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .checks import check_ranges
+from .lm import BiLM, LMConfig
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,14 @@ class ClassifierConfig:
     ngram_buckets: int = 0
     ngram_dim: int = 16
     ngram_dropout: float = 0.0  # probability of leaving an n-gram out of the bag in training
+    # A pretrained biLM (ELMo, Peters et al. 2018): its layers, mixed by learned softmax weights
+    # and a scale, join each token's embedding at the RNN's input. None = off.
+    elmo: LMConfig | None = None
+    elmo_dropout: float = 0.5  # on the mixed biLM vectors in training
 
     def __post_init__(self) -> None:
+        if isinstance(self.elmo, dict):  # read back from a saved config
+            object.__setattr__(self, "elmo", LMConfig(**self.elmo))
         if self.rnn not in ("lstm", "gru"):
             raise ValueError(f"rnn must be lstm or gru, not {self.rnn!r}")
         if self.pooling not in ("last", "mean", "max", "attention"):
@@ -53,7 +60,7 @@ class ClassifierConfig:
             self,
             at_least_one=("embed_dim", "hidden_size", "ngram_dim"),
             non_negative=("vocab_size", "ngram_buckets"),
-            below_one=("dropout", "token_dropout", "ngram_dropout"),
+            below_one=("dropout", "token_dropout", "ngram_dropout", "elmo_dropout"),
         )
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, not {self.num_classes}")
@@ -108,9 +115,10 @@ class TextClassifier(nn.Module):
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
         load_embedding(self.embedding, embedding, config.freeze_embedding)
+        self.bilm = BiLM(config.elmo, config.vocab_size) if config.elmo else None
         rnn = nn.LSTM if config.rnn == "lstm" else nn.GRU
         self.rnn = rnn(
-            config.embed_dim,
+            config.embed_dim + (self.bilm.size if self.bilm else 0),
             config.hidden_size,
             num_layers=config.num_layers,
             batch_first=True,
@@ -139,6 +147,10 @@ class TextClassifier(nn.Module):
         if self.training and self.config.token_dropout > 0:
             keep = torch.ones(*ids.shape, 1, device=ids.device, dtype=embedded.dtype)
             embedded = embedded * nn.functional.dropout(keep, self.config.token_dropout)
+        if self.bilm is not None:
+            context = self.bilm(ids, lengths).to(embedded.dtype)
+            p = self.config.elmo_dropout
+            embedded = torch.cat([embedded, nn.functional.dropout(context, p, self.training)], -1)
         if int(lengths.min()) >= ids.size(1):  # no padding: dense, the fast path
             states, hidden = self.rnn(embedded)
             mask = None

@@ -175,7 +175,10 @@ def _ema(decay: float) -> Callable:
     def update(averaged: list, current: list, n: torch.Tensor) -> None:
         weight = 1 - min(decay, (1 + int(n)) / (10 + int(n)))
         for mean, value in zip(averaged, current, strict=True):
-            mean.lerp_(value, weight)
+            if mean.is_floating_point():
+                mean.lerp_(value, weight)
+            else:  # an integer buffer (a lookup table) is copied, not averaged
+                mean.copy_(value)
 
     return update
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +16,7 @@ from korflow.core import packages, settings
 from korflow.core.datasets import Shard, digest_of
 from models.classifier import ClassifierConfig, TextClassifier
 from models.data import Vocab, load_tensors, save_atomic, save_tensors
+from models.lm import LMConfig
 from models.metrics import binary_scores, confusion_matrix
 from models.train import TrainConfig, TrainResult, predict, train
 
@@ -79,6 +80,13 @@ def embedding_matrix(data: dict, model_path: str, model_sha256: str, level: str)
     return str(path)
 
 
+def lm_remap(vocab: Vocab, lm_vocab: Vocab) -> torch.Tensor:
+    """The language models' id of each classifier token (their <unk> where they have none)."""
+    ids = [lm_vocab.stoi.get(t, lm_vocab.unk_id) for t in vocab.itos]
+    ids[0] = 0  # padding stays padding
+    return torch.tensor(ids)
+
+
 @task(cache_policy=TRAIN_CACHE, persist_result=True)
 def train_classifier(
     data: dict,
@@ -87,14 +95,18 @@ def train_classifier(
     train_cfg: TrainConfig,
     name: str,
     run_id: str | None = None,
+    lm: dict | None = None,
 ) -> dict:
     """Train (resuming from the last checkpoint of an interrupted run), then test once; each
-    epoch's metrics go to the MLflow run ``run_id`` as the epoch ends."""
+    epoch's metrics go to the MLflow run ``run_id`` as the epoch ends. ``lm``: the biLM the
+    classifier reads (``language_model_inputs``), frozen."""
     folder = Path(data["dir"])
     train_set, _ = load_tensors(folder / "train.pt")
     val_set, _ = load_tensors(folder / "val.pt")
     test_set, _ = load_tensors(folder / "test.pt")
     cfg, matrix = with_embedding(model_cfg, embedding, vocab_size=data["vocab_size"])
+    if lm:
+        cfg = replace(cfg, elmo=LMConfig(**lm["model"]))
 
     def fit(model: TextClassifier, checkpoints: Path, on_epoch) -> TrainResult:
         return train(model, train_set, val_set, train_cfg, checkpoints, on_epoch)
@@ -121,10 +133,17 @@ def train_classifier(
             f"val loss {log['val_loss']:.4f} acc {log['val_accuracy']:.4f}"
         )
 
-    key = digest_of(data["dir"], embedding, asdict(cfg), asdict(train_cfg))
+    key = digest_of(data["dir"], embedding, asdict(cfg), asdict(train_cfg), lm)
 
     def build() -> TextClassifier:
-        return TextClassifier(cfg, matrix)
+        model = TextClassifier(cfg, matrix)
+        if lm:
+            model.bilm.load_language_models(
+                torch.load(lm["forward"], weights_only=True),
+                torch.load(lm["backward"], weights_only=True),
+                lm_remap(Vocab.load(folder / "vocab.json"), Vocab.load(lm["vocab"])),
+            )
+        return model
 
     result = train_and_test(
         "sentiment", name, key, cfg, train_cfg, run_id, build, fit, test, describe

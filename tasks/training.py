@@ -53,13 +53,20 @@ def train_and_test(
     run_dir = settings.output_path(stage, "runs", f"{name}-{key}")
     live = LiveEpochs(run_id)
 
+    # A language model is scored several times an epoch: each is a round, numbered as epoch.
+    rounds = getattr(train_cfg, "rounds_per_epoch", 1)
+    step, total = (
+        ("round", train_cfg.epochs * rounds) if rounds > 1 else ("epoch", train_cfg.epochs)
+    )
+
     def report(log: dict) -> None:
         live(log)
         logger.info(
-            "%s epoch %d/%d: %s | %.0f s",
+            "%s %s %d/%d: %s | %.0f s",
             name,
+            step,
             log["epoch"],
-            train_cfg.epochs,
+            total,
             describe(log),
             log["epoch_seconds"],
         )

@@ -126,6 +126,24 @@ def embed_overrides(inputs: Path) -> dict:
     }
 
 
+def lm_overrides(val_fraction: float = 0.2) -> dict:
+    """Language models that train in a second on the small inputs (``val_fraction``: the
+    sentiment stage's, whose validation reviews the models must not read)."""
+    tiny = {
+        "max_train_units": None,
+        "min_freq": 1,
+        "model": {"embed_dim": 8, "hidden_size": 8, "num_layers": 1},
+        "train": {"epochs": 2, "batch_size": 2, "bptt": 8, "device": "cpu"},
+    }
+    return {
+        "val_fraction": val_fraction,
+        "wiki_heldout": 0.48,
+        "heldout_units": 300,
+        "morpheme": tiny,
+        "syllable": tiny,
+    }
+
+
 def corpus_overrides(inputs: Path, **extra) -> dict:
     """Corpus config that reads only the small local inputs (no mirror, no network)."""
     base = {

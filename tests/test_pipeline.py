@@ -13,7 +13,7 @@ import pytest
 
 from korflow.core import cpu
 from korflow.core.profiles import ConfigError, pipeline_config
-from tests.conftest import FIXTURES, corpus_overrides, embed_overrides, states
+from tests.conftest import FIXTURES, corpus_overrides, embed_overrides, lm_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -22,6 +22,7 @@ def overrides(inputs, **stages):
     base = {
         "corpus": corpus_overrides(inputs),
         "embed": embed_overrides(inputs),
+        "lm": lm_overrides(),
         "sentiment": {
             "model": {"embed_dim": 16, "hidden_size": 8},
             "train": {"epochs": 2, "batch_size": 4, "device": "cpu"},
@@ -95,8 +96,9 @@ def test_one_parent_run_with_a_nested_run_per_stage(first):
     assert parent.data.tags["korflow.prefect_flow_run_id"] == first.flow_run_id
     runs = children(first.run_id)
     stages = sorted(r.data.tags["korflow.stage"] for r in runs)
-    # one corpus run (later stages reuse it), two FastText levels, three embeddings, one seq2seq
-    assert stages == ["corpus"] + ["embed"] * 2 + ["sentiment"] * 3 + ["seq2seq"]
+    # one corpus run (later stages reuse it), two FastText levels, three language models
+    # (morphemes both ways, syllables forward), four embeddings, one seq2seq
+    assert stages == (["corpus"] + ["embed"] * 2 + ["lm"] * 3 + ["sentiment"] * 4 + ["seq2seq"])
     for r in runs:
         tags = r.data.tags
         assert tags["mlflow.parentRunId"] == first.run_id
@@ -147,7 +149,8 @@ def test_heavy_jobs_take_turns_on_the_cpu(first):
     # training has the cores alone.
     turns = sorted(CPU_TURNS, key=lambda turn: turn[1])
     kinds = sorted(job.split()[0] for job, _, _ in turns)
-    assert kinds == ["FastText"] * 6 + ["sentiment"] * 3 + ["seq2seq"]
+    # The language models: two units' streams, three n-gram baselines and three trainings.
+    assert kinds == ["FastText"] * 6 + ["lm"] * 8 + ["sentiment"] * 4 + ["seq2seq"]
     for (_, _, end), (_, start, _) in zip(turns, turns[1:], strict=False):
         assert end <= start
 
@@ -294,8 +297,8 @@ def test_reproduce_a_whole_pipeline_run_matches_exactly(first):
     out = _cli("reproduce", first.run_id)
     rows = [line.split("\t") for line in out.stdout.strip().splitlines()[1:]]
     assert out.returncode == 0, [r for r in rows if r[-1] != "yes"] or out.stderr[-3000:]
-    assert {r[0] for r in rows} == {"corpus", "embed", "sentiment", "seq2seq"}
-    assert {r[1] for r in rows if r[0] == "sentiment"} == {"random", "syllable", "jamo"}
+    assert {r[0] for r in rows} == {"corpus", "embed", "lm", "sentiment", "seq2seq"}
+    assert {r[1] for r in rows if r[0] == "sentiment"} == {"random", "syllable", "jamo", "lm"}
     assert all(r[5] == "yes" for r in rows), [r for r in rows if r[5] != "yes"]
 
 
@@ -397,5 +400,6 @@ def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
     assert workers and os.getpid() not in workers  # the workers are other processes
     # Every run the nested flows logged hangs under the pipeline's run (found by its tag).
     stages = [r.data.tags["korflow.stage"] for r in children(result.run_id)]
-    assert stages.count("embed") == 2 and stages.count("sentiment") == 3, stages
+    assert stages.count("embed") == 2 and stages.count("sentiment") == 4, stages
+    assert stages.count("lm") == 3, stages
     assert "corpus" in stages

@@ -8,10 +8,11 @@ import sys
 import mlflow
 import pandas as pd
 import pytest
+import torch
 from mlflow import MlflowClient
 
 from korflow.core.registry import register
-from tests.conftest import corpus_overrides, embed_overrides, nested
+from tests.conftest import corpus_overrides, embed_overrides, lm_overrides, nested
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 ODD_INPUTS = ["", "   ", "😀😀🎬", "this movie was great", "재밌다 " * 2000, "최악의 영화"]
@@ -24,6 +25,7 @@ def run(inputs, **extra):
         {
             "corpus": corpus_overrides(inputs),
             "embed": embed_overrides(inputs),
+            "lm": lm_overrides(),
             "model": {"embed_dim": 16, "hidden_size": 8},
             "train": {"epochs": 2, "batch_size": 4},
             "min_freq": 1,
@@ -46,14 +48,14 @@ def predictor_files(model_uri: str, dst: str | None = None) -> str:
 
 
 def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
-    assert [r.embedding for r in result.runs] == ["random", "syllable", "jamo"]
+    assert [r.embedding for r in result.runs] == ["random", "syllable", "jamo", "lm"]
     client = MlflowClient()
     for summary in result.runs:
         r = mlflow.get_run(summary.run_id)
         assert r.data.tags["korflow.stage"] == "sentiment"
         assert r.data.tags["korflow.embedding"] == summary.embedding
         fasttext = r.data.tags["korflow.fasttext_run_id"]
-        if summary.embedding == "random":
+        if summary.embedding in ("random", "lm"):
             assert fasttext == "none"
         else:
             assert mlflow.get_run(fasttext).data.tags["korflow.level"] == summary.embedding
@@ -81,11 +83,37 @@ def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
 def test_registered_with_champion_on_best_validation_accuracy(result):
     client = MlflowClient()
     versions = {r.version for r in result.runs}
-    assert len(versions) == 3
+    assert len(versions) == 4
     # Quick-profile models compete for the quick champion only.
     champion = client.get_model_version_by_alias("korflow-sentiment", "champion-quick")
     champion_val = mlflow.get_run(champion.tags["korflow.run_id"]).data.metrics["val_accuracy"]
     assert champion_val >= max(r.val_accuracy for r in result.runs)
+
+
+def test_the_lm_variant_reads_the_lm_stages_biLM_and_is_served_with_it(result):
+    from korflow.serving.sentiment_predictor import SentimentPredictor
+
+    lm = next(r for r in result.runs if r.embedding == "lm")
+    run = mlflow.get_run(lm.run_id)
+    forward, backward = (mlflow.get_run(i) for i in run.data.tags["korflow.lm_run_ids"].split(","))
+    for source, direction in ((forward, "forward"), (backward, "backward")):
+        assert source.data.tags["korflow.stage"] == "lm"
+        assert source.data.tags["korflow.unit"] == "morpheme"
+        assert source.data.tags["korflow.direction"] == direction
+    folder = predictor_files(lm.model_uri)
+    predictor = SentimentPredictor.load(folder)
+    assert predictor.model.bilm is not None and predictor.model.config.elmo is not None
+    # The served model holds the language models' trained weights (not a fresh start).
+    logged = mlflow.search_logged_models(
+        experiment_ids=[forward.info.experiment_id],
+        filter_string=f"source_run_id = '{forward.info.run_id}'",
+        output_format="list",
+    )
+    weights = f"{predictor_files(f'models:/{logged[0].model_id}')}/weights.pt"
+    state = torch.load(weights, weights_only=True)
+    assert torch.equal(predictor.model.bilm.forward_lm.embedding.weight, state["embedding.weight"])
+    out = mlflow.pyfunc.load_model(lm.model_uri).predict(pd.DataFrame({"document": ODD_INPUTS}))
+    assert len(out) == len(ODD_INPUTS) and out["probability"].between(0, 1).all()
 
 
 def test_pyfunc_round_trip_answers_any_input(result):

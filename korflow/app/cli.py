@@ -280,15 +280,30 @@ def embed(
     return {"levels": level or None, "units": unit or None}
 
 
+@stage_command("lm")
+def lm(
+    unit: Annotated[
+        str | None,
+        typer.Option(help="morpheme, syllable, or all (one model per direction); default all."),
+    ] = None,
+) -> dict:
+    """Train forward and backward LSTM language models on NSMC train + Wikipedia; score them
+    against a Kneser-Ney n-gram model; register the forward ones in MLflow."""
+    return {"units": _listed(unit, ["morpheme", "syllable"])}
+
+
 @stage_command("sentiment")
 def sentiment(
     embedding: Annotated[
         str | None,
-        typer.Option(help="random, syllable, jamo, or all (one run each); default all."),
+        typer.Option(
+            help="random, syllable, jamo, lm (the biLM of `korflow lm`), or all (one run "
+            "each); default all."
+        ),
     ] = None,
 ) -> dict:
     """Train the LSTM sentiment classifier on NSMC; test; register it in MLflow."""
-    return {"embeddings": _listed(embedding, ["random", "syllable", "jamo"])}
+    return {"embeddings": _listed(embedding, ["random", "syllable", "jamo", "lm"])}
 
 
 @stage_command("seq2seq")
@@ -304,7 +319,7 @@ def seq2seq(
 @stage_command("pipeline")
 def pipeline(
     stages: Annotated[
-        str, typer.Option(help="Comma-separated subset of corpus,embed,sentiment,seq2seq.")
+        str, typer.Option(help="Comma-separated subset of corpus,embed,lm,sentiment,seq2seq.")
     ] = "",
 ) -> dict:
     """The whole DAG: corpus -> FastText -> sentiment, seq2seq beside it, then a report."""
@@ -355,8 +370,10 @@ def _describe_model(uri: str) -> str:
     version = client.get_model_version_by_alias(name, alias)
     run = client.get_run(version.run_id)
     tags, metrics = run.data.tags, run.data.metrics
-    variant = tags.get("korflow.attention") or tags.get("korflow.embedding") or "-"
-    metric = "val_chrf" if "val_chrf" in metrics else "val_accuracy"
+    variant = (
+        tags.get("korflow.attention") or tags.get("korflow.embedding") or tags.get("korflow.lm")
+    ) or "-"
+    metric = next((m for m in ("val_chrf", "val_perplexity") if m in metrics), "val_accuracy")
     score = metrics.get(metric, float("nan"))
     return (
         f"{uri} = version {version.version} (run {version.run_id}, {variant}, "
@@ -511,6 +528,46 @@ def chat(
         if not question.strip():
             break
         print(answer(question))
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="The start of a Korean text, e.g. '이 영화는'.")],
+    n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many continuations.")] = 1,
+    temperature: Annotated[
+        float, typer.Option(min=0.01, help="Below 1: safer words; above 1: more varied.")
+    ] = 0.8,
+    top_p: Annotated[
+        float,
+        typer.Option(
+            "--top-p",
+            min=0.01,
+            max=1.0,
+            help="Sample from the smallest set of likeliest units holding this probability.",
+        ),
+    ] = 0.9,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same texts.")] = 0,
+    max_new: Annotated[int, typer.Option(min=1, max=1000, help="Units generated at most.")] = 60,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
+            "models:/korflow-lm@champion, the syllable language model (the quick profile's "
+            "champion while no full model exists); models:/korflow-lm-morpheme@champion-quick "
+            "for morphemes."
+        ),
+    ] = None,
+) -> None:
+    """Continue PROMPT with the forward language model of `korflow lm`: one text a line."""
+    loaded = _load_pyfunc(model, "korflow lm", "korflow-lm")
+    import pandas as pd
+
+    settings_ = {"n": n, "temperature": temperature, "top_p": top_p, "seed": seed}
+    result = loaded.predict(
+        pd.DataFrame({"prompt": [prompt]}), params={**settings_, "max_new": max_new}
+    )
+    for text in result["text"]:
+        print(text)
 
 
 @app.command()

@@ -28,6 +28,17 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "train_seconds",
         ),
     ),
+    "lm": (
+        ("korflow.unit", "korflow.direction"),
+        (
+            "val_perplexity",
+            "val_perplexity_wiki",
+            "val_perplexity_nsmc",
+            "baseline_ngram_perplexity",
+            "train_units",
+            "tokens_per_s",
+        ),
+    ),
     "sentiment": (
         ("korflow.embedding",),
         ("test_accuracy", "test_f1", "val_accuracy", "epoch_seconds"),
@@ -45,7 +56,11 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
 }
-CURVES = {"sentiment": "epoch_val_accuracy", "seq2seq": "epoch_val_loss"}
+CURVES = {
+    "lm": "epoch_val_perplexity",
+    "sentiment": "epoch_val_accuracy",
+    "seq2seq": "epoch_val_loss",
+}
 # Stage names runs were tagged with before: the FastText stage's runs were tagged ``fasttext``
 # until the tag took the command's name, ``embed``; saved filters and old runs still work.
 OLD_STAGE_NAMES = {"fasttext": "embed"}

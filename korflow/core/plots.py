@@ -58,15 +58,16 @@ def confusion_png(matrix, labels: list[str], path: str | Path, title: str) -> Pa
 
 
 def learning_curve_png(history: list[dict], path: str | Path, title: str) -> Path:
-    """Train and validation loss and accuracy per epoch."""
+    """Train and validation loss and accuracy (a language model's: perplexity) per epoch."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
+    second = "accuracy" if "train_accuracy" in history[0] else "perplexity"
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     for split in ("train", "val"):
         loss_ax.plot(epochs, [h[f"{split}_loss"] for h in history], marker="o", label=split)
-        acc_ax.plot(epochs, [h[f"{split}_accuracy"] for h in history], marker="o", label=split)
+        acc_ax.plot(epochs, [h[f"{split}_{second}"] for h in history], marker="o", label=split)
     loss_ax.set_title("loss")
-    acc_ax.set_title("accuracy")
+    acc_ax.set_title(second)
     for ax in (loss_ax, acc_ax):
         ax.set_xlabel("epoch")
         ax.legend()

@@ -22,6 +22,8 @@ from korean.clean import REVIEWS, CleanConfig
 from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korean.morphemes import TokenizerConfig
 from models.classifier import ClassifierConfig
+from models.lm import LMConfig
+from models.lm_train import LMTrainConfig
 from models.seq2seq import Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig
 from models.train import TrainConfig
@@ -115,13 +117,89 @@ EMBED_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+class LMUnitConfig(BaseModel):
+    """One unit's language models: their text budget, vocabulary, model and training."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    directions: list[Literal["forward", "backward"]] = ["forward", "backward"]
+    # Training units: every NSMC training review, then Wikipedia articles up to this many
+    # (None = all): on a CPU, what the measured tokens/s allows in the stage's time.
+    max_train_units: int | None = Field(None, gt=0)
+    min_freq: int = Field(2, ge=1)
+    max_vocab: int | None = Field(50_000, gt=4)
+    model: LMConfig = LMConfig()
+    train: LMTrainConfig = LMTrainConfig()
+
+
+class LMStageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "full"
+    corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
+    units: list[Literal["morpheme", "syllable"]] = ["morpheme", "syllable"]
+    # The sentiment stage's validation reviews are held out: its split settings, which the
+    # sentiment stage's lm variant checks.
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    split_seed: int = 42
+    wiki_heldout: float = Field(0.01, gt=0, lt=0.5)  # share of Wikipedia articles held out
+    heldout_units: int = Field(100_000, gt=1)  # units scored per held-out stream
+    shuffle_seed: int = 42  # the order of the training documents
+    ngram_order: int = Field(3, ge=1, le=6)  # the Kneser-Ney baseline
+    # morphemes: what the sentiment model reads (ELMo's biLM); syllables with the word
+    # boundary: the chatbot's units, and the readable text of korflow generate.
+    # Full: one pass over 4M units each, scored four times: what about 10 minutes a model allows
+    # on 2 cores (BENCHMARKS.md, "Language models"); batches of 32 x 32 units learned more per
+    # second than 16 x 32 or 64 x 64. On a GPU, max_train_units=null reads the whole corpus.
+    morpheme: LMUnitConfig = LMUnitConfig(
+        max_train_units=4_000_000,
+        model=LMConfig(embed_dim=256, hidden_size=256),
+        train=LMTrainConfig(epochs=1, rounds_per_epoch=4, batch_size=32, bptt=32, lr=3e-3),
+    )
+    syllable: LMUnitConfig = LMUnitConfig(
+        directions=["forward"],
+        max_train_units=4_000_000,
+        max_vocab=None,
+        model=LMConfig(embed_dim=128, hidden_size=384),
+        train=LMTrainConfig(epochs=1, rounds_per_epoch=4, batch_size=32, bptt=32, lr=3e-3),
+    )
+    register_model: bool = True  # forward models: korflow-lm (syllable), korflow-lm-morpheme
+
+
+# quick trains tiny one-layer models on a slice of the text: about half a minute each, just
+# below the n-gram baseline's perplexity (BENCHMARKS.md, "Language models").
+_TINY = {
+    "max_train_units": 200_000,
+    "model": {
+        "embed_dim": 96,
+        "hidden_size": 192,
+        "num_layers": 1,
+        "dropout": 0.2,
+        "input_dropout": 0.1,
+        "embed_dropout": 0.0,
+    },
+    "train": {"epochs": 3, "rounds_per_epoch": 1, "batch_size": 16, "bptt": 32, "lr": 6e-3},
+}
+LM_PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {"heldout_units": 20_000, "wiki_heldout": 0.05, "morpheme": _TINY, "syllable": _TINY},
+    "full": {},
+}
+
+
 class SentimentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str = "full"
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     embed: EmbedConfig = EmbedConfig()  # the FastText stage (syllable / jamo variants)
-    embeddings: list[Literal["random", "syllable", "jamo"]] = ["random", "syllable", "jamo"]
+    # lm: random embeddings with the LM stage's biLM beside them (ELMo).
+    embeddings: list[Literal["random", "syllable", "jamo", "lm"]] = [
+        "random",
+        "syllable",
+        "jamo",
+        "lm",
+    ]
+    lm: LMStageConfig = LMStageConfig()  # the LM stage (the lm variant)
     # Use these gensim FastText model files ({"syllable": path, "jamo": path}) instead of
     # running the FastText stage.
     fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
@@ -216,7 +294,7 @@ SEQ2SEQ_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-STAGES = ("corpus", "embed", "sentiment", "seq2seq")
+STAGES = ("corpus", "embed", "lm", "sentiment", "seq2seq")
 
 
 class PipelineConfig(BaseModel):
@@ -227,12 +305,13 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str = "full"
-    stages: list[Literal["corpus", "embed", "sentiment", "seq2seq"]] = list(STAGES)
+    stages: list[Literal["corpus", "embed", "lm", "sentiment", "seq2seq"]] = list(STAGES)
     # Where each stage's tasks run: thread, dask (a local cluster) or tcp://HOST:PORT (an
     # existing Dask scheduler); None = KORFLOW_TASK_RUNNER, else threads.
     task_runner: str | None = None
     corpus: CorpusConfig = CorpusConfig()
     embed: EmbedConfig = EmbedConfig()
+    lm: LMStageConfig = LMStageConfig()
     sentiment: SentimentConfig = SentimentConfig()
     seq2seq: Seq2SeqStageConfig = Seq2SeqStageConfig()
 
@@ -360,6 +439,12 @@ def embed_config(profile: str, overrides: dict[str, Any] | None = None) -> Embed
     return resolve(EmbedConfig, EMBED_PROFILES, profile, rest, corpus=corpus)
 
 
+def lm_config(profile: str, overrides: dict[str, Any] | None = None) -> LMStageConfig:
+    rest = dict(overrides or {})
+    corpus = corpus_config(profile, rest.pop("corpus", None))
+    return resolve(LMStageConfig, LM_PROFILES, profile, rest, corpus=corpus)
+
+
 def _downstream(model, profiles, profile: str, overrides: dict[str, Any] | None):
     """A stage that reads the corpus and may start from FastText vectors: its ``embed``
     settings read its ``corpus``, so both name one corpus."""
@@ -374,7 +459,27 @@ def _downstream(model, profiles, profile: str, overrides: dict[str, Any] | None)
 
 
 def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> SentimentConfig:
-    return _downstream(SentimentConfig, SENTIMENT_PROFILES, profile, overrides)
+    rest = dict(overrides or {})
+    lm = dict(rest.pop("lm", None) or {})
+    cfg = _downstream(SentimentConfig, SENTIMENT_PROFILES, profile, rest)
+    if rest.get("corpus"):
+        _same(profile, "corpus", rest["corpus"], lm.get("corpus"), "lm.corpus")
+    lm.pop("corpus", None)
+    lm_cfg = resolve(LMStageConfig, LM_PROFILES, profile, lm, corpus=cfg.corpus)
+    if "lm" in cfg.embeddings:
+        morpheme = "morpheme" in lm_cfg.units and lm_cfg.morpheme.directions
+        if sorted(morpheme or []) != ["backward", "forward"]:
+            raise ConfigError(
+                "the lm embedding reads the morpheme biLM: keep lm.units with morpheme and "
+                "lm.morpheme.directions forward,backward (or drop lm from embeddings)"
+            )
+        split = (cfg.val_fraction, cfg.split_seed)
+        if (lm_cfg.val_fraction, lm_cfg.split_seed) != split:
+            raise ConfigError(
+                f"lm.val_fraction and lm.split_seed must be the sentiment stage's {split}: the "
+                "language models must never read the reviews the classifier is chosen on"
+            )
+    return cfg.model_copy(update={"lm": lm_cfg})
 
 
 def seq2seq_config(profile: str, overrides: dict[str, Any] | None = None) -> Seq2SeqStageConfig:
@@ -390,6 +495,11 @@ def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> Pi
     corpus, embed = given["corpus"], given["embed"]
     _same(profile, "corpus", corpus, embed.get("corpus"), "embed.corpus")
     given["embed"] = embed = {**embed, "corpus": corpus}
+    _same(profile, "corpus", corpus, given["lm"].get("corpus"), "lm.corpus")
+    given["lm"] = lm = {**given["lm"], "corpus": corpus}
+    inner = given["sentiment"].get("lm")
+    _same(profile, "lm", lm, inner and {"corpus": corpus, **inner}, "sentiment.lm")
+    given["sentiment"]["lm"] = lm
     for stage in ("sentiment", "seq2seq"):
         own = given[stage]
         _same(profile, "corpus", corpus, own.get("corpus"), f"{stage}.corpus")
@@ -408,6 +518,7 @@ def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> Pi
 STAGE_CONFIGS = {
     "corpus": corpus_config,
     "embed": embed_config,
+    "lm": lm_config,
     "sentiment": sentiment_config,
     "seq2seq": seq2seq_config,
     "pipeline": pipeline_config,

@@ -48,18 +48,25 @@ def _holder(client: MlflowClient, name: str, alias: str):
         raise
 
 
-def _beats(score: float, previous: float | None) -> bool:
+def _beats(score: float, previous: float | None, higher_is_better: bool = True) -> bool:
     if not math.isfinite(score):
         return False
-    return previous is None or not math.isfinite(previous) or score > previous
+    if previous is None or not math.isfinite(previous):
+        return True
+    return score > previous if higher_is_better else score < previous
 
 
 def register(
-    model_uri: str, name: str, run_id: str, metric: str, alias: str | None = None
+    model_uri: str,
+    name: str,
+    run_id: str,
+    metric: str,
+    alias: str | None = None,
+    higher_is_better: bool = True,
 ) -> Registration:
     """Register ``model_uri`` as a new version of ``name``; point its profile's aliases (or
     ``alias``) at it only when its run's ``metric`` beats the current holder's (or nothing
-    holds them yet)."""
+    holds them yet); a perplexity beats with ``higher_is_better=False``."""
     client = MlflowClient()
     try:
         run = client.get_run(run_id)
@@ -71,7 +78,7 @@ def register(
     try:
         holder = _holder(client, name, names[0])
         previous = _score_of(client, holder, metric)
-        promoted = _beats(score, previous)
+        promoted = _beats(score, previous, higher_is_better)
         if promoted:
             for each in names:
                 client.set_registered_model_alias(name, each, version.version)
@@ -96,9 +103,11 @@ def _score_of(client: MlflowClient, holder, metric: str) -> float | None:
     return run.data.metrics.get(metric)
 
 
-def register_run(model_uri: str, name: str, run_id: str, metric: str) -> dict[str, object]:
+def register_run(
+    model_uri: str, name: str, run_id: str, metric: str, higher_is_better: bool = True
+) -> dict[str, object]:
     """``register`` from inside the active run, tagging it with the version it became."""
-    reg = register(model_uri, name, run_id, metric)
+    reg = register(model_uri, name, run_id, metric, higher_is_better=higher_is_better)
     mlflow.set_tag("korflow.registered_version", reg.version or "none")
     if reg.error:
         mlflow.set_tag("korflow.registry_error", reg.error[:5000])
