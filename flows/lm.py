@@ -25,12 +25,21 @@ from flows.results import LMResult, LMRun, ending
 from flows.runners import on_callers_runner
 from flows.trained_variant import ServedModel, log_trained_variant
 from korflow.core import settings
-from korflow.core.datasets import Shard, sha256_file
+from korflow.core.datasets import Shard
 from korflow.core.profiles import LMStageConfig, flow_settings
 from korflow.serving.lm_predictor import LMPredictor, LMPyfunc
 from tasks.lm import ngram_baseline, prepare_streams, train_language_model
 
 MODEL_NAMES = {"syllable": "korflow-lm", "morpheme": "korflow-lm-morpheme"}
+# The stage's settings every run of it logs beside its own unit's.
+SHARED_PARAMS = {
+    "val_fraction",
+    "split_seed",
+    "wiki_heldout",
+    "heldout_units",
+    "shuffle_seed",
+    "ngram_order",
+}
 INPUTS = (("train", "training"), ("wiki", "validation"), ("nsmc", "validation"))
 PROMPTS = ["이 영화는", "오늘 날씨가", "대한민국의 수도는", "배우들의 연기가"]
 
@@ -143,7 +152,8 @@ def _train_direction(
         params={
             "unit": unit,
             "direction": direction,
-            **own.model_dump(mode="json", exclude={"model"}),
+            **cfg.model_dump(include=SHARED_PARAMS),
+            **own.model_dump(mode="json", exclude={"model", "directions"}),
         },
         tags={
             "korflow.unit": unit,
@@ -151,9 +161,14 @@ def _train_direction(
             "korflow.corpus_run_id": corpus.run_id,
         },
         inputs=[
-            (f"lm_{unit}_{name}", str(path), sha256_file(path), role, data["units"][name])
+            (
+                f"lm_{unit}_{name}",
+                str(Path(data["dir"]) / f"{name}.pt"),
+                data["sha256"][name],
+                role,
+                data["units"][name],
+            )
             for name, role in INPUTS
-            for path in [Path(data["dir"]) / f"{name}.pt"]
         ],
         metrics=metrics,
         after=after,

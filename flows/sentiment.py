@@ -56,7 +56,9 @@ def sentiment_flow(
     fasttext = fasttext_models(cfg.embed, mirror, wanted, cfg.fasttext_models, upstream)
     bilm, lm_tags = None, {}
     if "lm" in cfg.embeddings:
-        models = language_models(cfg.lm, mirror, upstream)
+        # The morpheme biLM only (the syllable model serves the chatbot and generation).
+        morphemes = cfg.lm.model_copy(update={"units": ["morpheme"]})
+        models = language_models(morphemes, mirror, upstream)
         forward, backward = (models.find("morpheme", d) for d in ("forward", "backward"))
         bilm = {
             "forward": forward.weights,
@@ -66,6 +68,7 @@ def sentiment_flow(
             "sha256": [sha256_file(r.weights) for r in (forward, backward)],
         }
         lm_tags = {"korflow.lm_run_ids": f"{forward.run_id},{backward.run_id}"}
+        morpheme_lm = morphemes.model_dump(mode="json")
     served = ServedModel(
         name=MODEL_NAME,
         settings={
@@ -132,6 +135,11 @@ def sentiment_flow(
             train,
             served,
             params={"embedding": variant, **params},
+            # Re-running an lm variant retrains the biLM it read, registering nothing.
+            narrow={
+                "embeddings": [variant],
+                **({"lm": {**morpheme_lm, "register_model": False}} if lm else {}),
+            },
             tags={"korflow.corpus_run_id": corpus.run_id, **(lm_tags if lm else {})},
             inputs=inputs,
             metrics=metrics,

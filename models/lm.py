@@ -171,17 +171,26 @@ class BiLM(nn.Module):
         for p in self.parameters():
             p.requires_grad_(False)
         self.register_buffer("remap", torch.ones(task_vocab_size, dtype=torch.long))
+        # Each text is read after <eos>, as every sentence was in training.
+        self.register_buffer("eos", torch.tensor(3))
         self.mix = ScalarMix(config.num_layers)
         self.size = 2 * config.hidden_size
 
     def load_language_models(
-        self, forward: dict[str, torch.Tensor], backward: dict[str, torch.Tensor], remap
+        self, forward: dict[str, torch.Tensor], backward: dict[str, torch.Tensor], remap, eos: int
     ) -> None:
-        """Trained weights (state dicts of whole ``LanguageModel``s; their heads are left out)
-        and the task-id -> LM-id table."""
+        """Trained weights (state dicts of whole ``LanguageModel``s; their heads are left out),
+        the task-id -> LM-id table and the models' <eos> id."""
         for lm, state in ((self.forward_lm, forward), (self.backward_lm, backward)):
             lm.load_state_dict({k: v for k, v in state.items() if not k.startswith("head.")})
         self.remap.copy_(torch.as_tensor(remap, dtype=torch.long))
+        self.eos.fill_(eos)
+
+    def _read(self, lm: LanguageModel, ids: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's states over ``ids``, read after an <eos>."""
+        start = self.eos.expand(ids.size(0), 1)
+        layers, _ = lm.layers(torch.cat([start, ids], dim=1))
+        return [layer[:, 1:] for layer in layers]
 
     def train(self, mode: bool = True) -> BiLM:
         super().train(mode)
@@ -193,8 +202,8 @@ class BiLM(nn.Module):
         """Task ids [B, T] (0 = padding) -> mixed features [B, T, size]."""
         lm_ids = self.remap[ids]
         with torch.no_grad():
-            ahead, _ = self.forward_lm.layers(lm_ids)
-            behind, _ = self.backward_lm.layers(reverse_padded(lm_ids, lengths))
+            ahead = self._read(self.forward_lm, lm_ids)
+            behind = self._read(self.backward_lm, reverse_padded(lm_ids, lengths))
         layers = [
             torch.cat([a, reverse_padded(b, lengths)], dim=-1)
             for a, b in zip(ahead, behind, strict=True)

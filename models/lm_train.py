@@ -68,14 +68,23 @@ def windows(data: torch.Tensor, bptt: int, part: int = 0, parts: int = 1):
     """(inputs, targets) windows of a batchified stream, in order: those of the ``part``-th of
     ``parts`` equal runs of windows."""
     starts = range(0, data.size(1) - 1, bptt)
-    share = math.ceil(len(starts) / parts)
-    for start in starts[part * share : (part + 1) * share]:
+    if parts > len(starts):
+        raise ValueError(
+            f"{parts} rounds an epoch but only {len(starts)} windows: lower rounds_per_epoch"
+        )
+    for start in starts[len(starts) * part // parts : len(starts) * (part + 1) // parts]:
         end = min(start + bptt, data.size(1) - 1)
         yield data[:, start:end], data[:, start + 1 : end + 1]
 
 
 def _detached(state):
     return [(h.detach(), c.detach()) for h, c in state]
+
+
+def heldout_columns(stream: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
+    """How a held-out stream is scored: in ``batch_size`` columns, each token after the first
+    of its column (what the n-gram baseline scores too)."""
+    return batchify(stream, min(batch_size, max(stream.numel() // 2, 1)))
 
 
 @torch.no_grad()
@@ -85,7 +94,7 @@ def evaluate(
     """Mean negative log-likelihood per token of ``stream`` and its perplexity."""
     device = model.embedding.weight.device
     model.eval()
-    data = batchify(stream, min(batch_size, max(stream.numel() // 2, 1))).to(device)
+    data = heldout_columns(stream, batch_size).to(device)
     state, total, count = None, 0.0, 0
     for x, y in windows(data, bptt):
         features, state = model(x, state)

@@ -61,6 +61,11 @@ class KneserNey:
     def perplexity(self, tokens: Sequence[int], skip: Iterable[int] = (0,)) -> float:
         """exp(mean negative log-probability) of each token after the first, given the ones
         before it (as the LSTM scores a stream); ``skip``: ids not scored (padding)."""
+        total, count = self.log_loss(tokens, skip)
+        return math.exp(total / max(count, 1))
+
+    def log_loss(self, tokens: Sequence[int], skip: Iterable[int] = (0,)) -> tuple[float, int]:
+        """(summed negative log-probability, tokens scored) of ``perplexity``."""
         skip = set(skip)
         total, count = 0.0, 0
         for i in range(1, len(tokens)):
@@ -69,7 +74,7 @@ class KneserNey:
             history = tokens[max(0, i - self.order + 1) : i]
             total -= math.log(self.prob(tokens[i], history))
             count += 1
-        return math.exp(total / max(count, 1))
+        return total, count
 
 
 def _grams(tokens: Sequence[int], n: int):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,10 +16,10 @@ from prefect import get_run_logger, task
 from korean import lm_text
 from korflow.core import packages, settings
 from korflow.core.cpu import cpu_turn
-from korflow.core.datasets import Shard, digest_of, write_json_atomic
+from korflow.core.datasets import Shard, digest_of, sha256_file, write_json_atomic
 from models.data import EOS, SOS, Vocab, save_atomic
 from models.lm import LanguageModel, LMConfig, adaptive_cutoffs
-from models.lm_train import LMTrainConfig, heldout_scores, train_lm
+from models.lm_train import LMTrainConfig, heldout_columns, heldout_scores, train_lm
 from models.ngram import KneserNey
 from models.train import TrainResult
 
@@ -90,11 +91,12 @@ def prepare_streams(
     for name in HELDOUT:
         units = lm_text.stream(docs[f"val_{name}"], EOS)
         streams[name] = list(itertools.islice(units, heldout_units))
-    sizes, unknown = {}, {}
+    sizes, unknown, digests = {}, {}, {}
     for name, units in streams.items():
         ids = torch.tensor([vocab.stoi.get(u, vocab.unk_id) for u in units], dtype=torch.int32)
         save_atomic({"stream": ids}, out / f"{name}.pt")
         sizes[name], unknown[name] = len(ids), float((ids == vocab.unk_id).float().mean())
+        digests[name] = sha256_file(out / f"{name}.pt")
     if min(sizes[name] for name in HELDOUT) < 2:
         raise ValueError(
             f"the held-out text is too small ({sizes}): give more Wikipedia articles or raise "
@@ -110,6 +112,7 @@ def prepare_streams(
         "units": sizes,
         "documents": documents,
         "unk_rate": unknown,
+        "sha256": digests,  # what the run folder of a training is named by
     }
 
 
@@ -126,19 +129,22 @@ def load_streams(data: dict, backward: bool) -> tuple[torch.Tensor, dict[str, to
 
 @task(cache_policy=LM_CACHE, persist_result=True)
 def ngram_baseline(data: dict, order: int, backward: bool) -> dict[str, float]:
-    """Interpolated Kneser-Ney on the same training ids, scored on the same held-out ids:
-    ``baseline_ngram_perplexity`` over both held-out streams and per stream."""
+    """Interpolated Kneser-Ney on the same training ids, scored on the same held-out ids (in
+    the columns the LSTM reads them in): ``baseline_ngram_perplexity`` over both held-out
+    streams and per stream."""
     train, heldout = load_streams(data, backward)
-    scores, total, count = {}, 0.0, 0
+    losses = {}
     with cpu_turn(f"lm {data['unit']} n-gram", get_run_logger().info):
         model = KneserNey(train.tolist(), order, data["vocab_size"])
-        perplexities = {name: model.perplexity(ids.tolist()) for name, ids in heldout.items()}
-    for name, ids in heldout.items():
-        ppl = perplexities[name]
-        scores[f"baseline_ngram_perplexity_{name}"] = ppl
-        tokens = int((ids != 0).sum()) - 1
-        total, count = total + torch.tensor(ppl).log().item() * tokens, count + tokens
-    scores["baseline_ngram_perplexity"] = float(torch.tensor(total / count).exp())
+        for name, ids in heldout.items():
+            scored = [model.log_loss(column) for column in heldout_columns(ids).tolist()]
+            losses[name] = (sum(t for t, _ in scored), sum(n for _, n in scored))
+    scores = {
+        f"baseline_ngram_perplexity_{name}": math.exp(total / count)
+        for name, (total, count) in losses.items()
+    }
+    total, count = (sum(v[i] for v in losses.values()) for i in (0, 1))
+    scores["baseline_ngram_perplexity"] = math.exp(total / count)
     get_run_logger().info("%d-gram Kneser-Ney baseline: %s", order, scores)
     return scores
 
@@ -179,7 +185,7 @@ def train_language_model(
             f"{log['tokens_per_s']:,.0f} tokens/s"
         )
 
-    key = digest_of(data["dir"], asdict(cfg), asdict(train_cfg))
+    key = digest_of(data["dir"], data["sha256"], asdict(cfg), asdict(train_cfg))
     name = f"{data['unit']}-{direction}"
 
     def build() -> LanguageModel:

@@ -15,7 +15,7 @@ from korean.nsmc import training_splits
 from korflow.core import packages, settings
 from korflow.core.datasets import Shard, digest_of
 from models.classifier import ClassifierConfig, TextClassifier
-from models.data import Vocab, load_tensors, save_atomic, save_tensors
+from models.data import EOS, Vocab, load_tensors, save_atomic, save_tensors
 from models.lm import LMConfig
 from models.metrics import binary_scores, confusion_matrix
 from models.train import TrainConfig, TrainResult, predict, train
@@ -138,10 +138,12 @@ def train_classifier(
     def build() -> TextClassifier:
         model = TextClassifier(cfg, matrix)
         if lm:
+            lm_vocab = Vocab.load(lm["vocab"])
             model.bilm.load_language_models(
                 torch.load(lm["forward"], weights_only=True),
                 torch.load(lm["backward"], weights_only=True),
-                lm_remap(Vocab.load(folder / "vocab.json"), Vocab.load(lm["vocab"])),
+                lm_remap(Vocab.load(folder / "vocab.json"), lm_vocab),
+                lm_vocab.stoi[EOS],
             )
         return model
 

@@ -5,6 +5,7 @@ on."""
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -69,8 +70,12 @@ def test_rounds_split_an_epoch_and_resume_gives_the_same_weights(tmp_path):
     whole = _lm(dropout=0.3)
     result = train_lm(whole, stream, heldout, cfg, tmp_path / "a")
     assert len(result.history) == 6  # two epochs of three rounds
-    stopped = _lm(dropout=0.3)
-    train_lm(stopped, stream, heldout, cfg.__class__(**{**cfg.__dict__, "epochs": 1}), None)
+    # Rounds share an epoch's windows evenly, every window once.
+    seen = [h["tokens_seen"] for h in result.history]
+    per_round = [b - a for a, b in zip([0, *seen], seen, strict=False)]
+    assert sum(per_round[:3]) == sum(per_round[3:]) and max(per_round) - min(per_round) <= 8 * 16
+    with pytest.raises(ValueError, match="rounds_per_epoch"):
+        train_lm(_lm(), stream[:100], heldout, replace(cfg, rounds_per_epoch=50), None)
     # A run killed after round 4 of 6 (its checkpoint is the last written) resumes to the end.
     killed = _lm(dropout=0.3)
     seen = []
@@ -103,8 +108,8 @@ def test_the_backward_model_reads_reversed_text():
 def test_an_adaptive_softmax_is_a_distribution_and_learns():
     vocab = 9_000
     cutoffs = adaptive_cutoffs(vocab)
-    assert cutoffs == (2_000,) or cutoffs == (2_000, 10_000)[: len(cutoffs)]
-    assert adaptive_cutoffs(500) == ()
+    assert cutoffs == (2_000,)
+    assert adaptive_cutoffs(20_000) == (2_000, 10_000) and adaptive_cutoffs(500) == ()
     model = _lm(vocab=vocab, cutoffs=cutoffs)
     features, _ = model(torch.randint(1, vocab, (2, 5)))
     probs = model.log_probs(features.reshape(-1, 32)).exp().sum(-1)
@@ -164,12 +169,24 @@ def test_the_bilm_is_frozen_and_reads_each_token_in_both_directions():
     forward, backward = _lm(**{**cfg.__dict__}), _lm(**{**cfg.__dict__, "backward": True})
     bilm = BiLM(cfg, task_vocab_size=20)
     remap = torch.arange(20) % 12
-    bilm.load_language_models(forward.state_dict(), backward.state_dict(), remap)
+    bilm.load_language_models(forward.state_dict(), backward.state_dict(), remap, EOS)
     bilm.train()
     assert not bilm.forward_lm.training and not bilm.backward_lm.training
     ids, lengths = torch.tensor([[5, 6, 7, 0]]), torch.tensor([3])
     out = bilm(ids, lengths)
     assert out.shape == (1, 4, 16)
+    # Exactly ELMo's reading: the forward model over <eos> 5 6 7, the backward one over
+    # <eos> 7 6 5, position by position, mixed with equal weights at the start.
+    ahead, _ = forward.layers(torch.tensor([[EOS, 5, 6, 7]]))
+    behind, _ = backward.layers(torch.tensor([[EOS, 7, 6, 5]]))
+    expected = (
+        sum(torch.cat([a[:, 1:], b[:, 1:].flip(1)], -1) for a, b in zip(ahead, behind, strict=True))
+        / 2
+    )
+    assert torch.allclose(out[:, :3], expected, atol=1e-6)
+    # Padding after a text changes nothing of it.
+    longer = bilm(torch.tensor([[5, 6, 7, 0, 0, 0]]), lengths)
+    assert torch.allclose(longer[:, :3], out[:, :3], atol=1e-6)
     # A token's backward half depends on what follows it, its forward half does not.
     changed = bilm(torch.tensor([[5, 6, 9, 0]]), lengths)
     assert torch.allclose(out[0, 0, :8], changed[0, 0, :8])

@@ -462,6 +462,9 @@ def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> S
     rest = dict(overrides or {})
     lm = dict(rest.pop("lm", None) or {})
     cfg = _downstream(SentimentConfig, SENTIMENT_PROFILES, profile, rest)
+    # The language models hold out this stage's validation reviews unless told otherwise.
+    lm.setdefault("val_fraction", cfg.val_fraction)
+    lm.setdefault("split_seed", cfg.split_seed)
     if rest.get("corpus"):
         _same(profile, "corpus", rest["corpus"], lm.get("corpus"), "lm.corpus")
     lm.pop("corpus", None)
@@ -497,6 +500,9 @@ def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> Pi
     given["embed"] = embed = {**embed, "corpus": corpus}
     _same(profile, "corpus", corpus, given["lm"].get("corpus"), "lm.corpus")
     given["lm"] = lm = {**given["lm"], "corpus": corpus}
+    for key in ("val_fraction", "split_seed"):  # the sentiment stage's held-out reviews
+        if key in given["sentiment"]:
+            lm.setdefault(key, given["sentiment"][key])
     inner = given["sentiment"].get("lm")
     _same(profile, "lm", lm, inner and {"corpus": corpus, **inner}, "sentiment.lm")
     given["sentiment"]["lm"] = lm
