@@ -177,6 +177,7 @@ def test_the_bilm_is_frozen_and_reads_each_token_in_both_directions():
     assert out.shape == (1, 4, 16)
     # Exactly ELMo's reading: the forward model over <eos> 5 6 7, the backward one over
     # <eos> 7 6 5, position by position, mixed with equal weights at the start.
+    forward.eval(), backward.eval()
     ahead, _ = forward.layers(torch.tensor([[EOS, 5, 6, 7]]))
     behind, _ = backward.layers(torch.tensor([[EOS, 7, 6, 5]]))
     expected = (

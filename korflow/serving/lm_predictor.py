@@ -13,7 +13,7 @@ from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 
 from korean.chatbot import detokenize, to_units
 from korflow.serving.text_pipeline import TextPipeline
-from models.data import EOS
+from models.data import EOS, SOS
 from models.lm import LanguageModel, LMConfig, sample
 
 # The sampling settings and their defaults: the CLI's, the pyfunc's params, the logged samples'.
@@ -53,6 +53,7 @@ class LMPredictor(TextPipeline):
                 float(s["temperature"]),
                 float(s["top_p"]),
                 int(s["seed"]),
+                banned=(0, self.vocab.unk_id, self.vocab.stoi[SOS]),  # never text a reader sees
             )
             for i, continuation in enumerate(drawn):
                 words = units + [self.vocab.itos[t] for t in continuation]
