@@ -82,7 +82,11 @@ def test_forward_models_are_registered_and_sample_fixed_prompts(result):
 
 
 def test_the_served_generator_is_seeded_and_takes_its_params(result):
+    before = list(sys.path)
     model = mlflow.pyfunc.load_model(result.find("syllable", "forward").model_uri)
+    # Loading puts the model's code folder (a partial copy of korflow) first on sys.path;
+    # spawned processes inherit it, and later Dask workers could not import the tasks.
+    sys.path[:] = before
     prompts = pd.DataFrame({"prompt": ["김치는", ""]})
     params = {"n": 3, "seed": 5, "temperature": 1.0, "top_p": 0.95, "max_new": 12}
     one = model.predict(prompts, params=params)
