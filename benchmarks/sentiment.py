@@ -4,6 +4,8 @@ set, next to a TF-IDF + logistic-regression baseline on the same tokens.
     KORFLOW_HOME=... python benchmarks/sentiment.py baseline
     KORFLOW_HOME=... python benchmarks/sentiment.py lstm random 1 [--set train.epochs=N ...]
     KORFLOW_HOME=... python benchmarks/sentiment.py all [--seeds 1 2 3] [--set KEY=VALUE ...]
+    KORFLOW_HOME=... python benchmarks/sentiment.py curve [--sizes 1000 5000 20000]
+        [--embeddings random syllable lm] [--seeds 1 2 3]    # the learning curve (train_rows)
 
 The corpus stage (full profile) must have run under KORFLOW_HOME. FastText vectors come from
 ``benchmarks/embeddings.py`` when its saved morpheme models are under KORFLOW_HOME/embed/bench/,
@@ -107,6 +109,7 @@ def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
     return {
         "model": f"LSTM {embedding}",
         "seed": seed,
+        "train_rows": int(m["train_rows"]),
         "test_accuracy": m["test_accuracy"],
         "test_f1": m["test_f1"],
         "val_accuracy": m["val_accuracy"],
@@ -126,9 +129,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["baseline", "lstm", "all"])
+    parser.add_argument("what", choices=["baseline", "lstm", "all", "curve"])
     parser.add_argument("args", nargs="*")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000, 20_000])
+    parser.add_argument("--embeddings", nargs="+", default=["lm", "random", "syllable"])
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     a = parser.parse_args()
     if a.what == "baseline":
@@ -137,21 +142,33 @@ def main() -> None:
     if a.what == "lstm":
         print(json.dumps(lstm(a.args[0], int(a.args[1]), a.sets)))
         return
-    jobs = [["baseline"]] + [
-        ["lstm", e, str(s), *(f"--set={x}" for x in a.sets)]
-        for e in ("random", "syllable", "jamo")
-        for s in a.seeds
-    ]
+    if a.what == "curve":
+        jobs = [
+            ["lstm", e, str(s), f"--set=train_rows={n}", *(f"--set={x}" for x in a.sets)]
+            for n in a.sizes
+            for e in a.embeddings
+            for s in a.seeds
+        ]
+    else:
+        jobs = [["baseline"]] + [
+            ["lstm", e, str(s), *(f"--set={x}" for x in a.sets)]
+            for e in ("random", "syllable", "jamo")
+            for s in a.seeds
+        ]
     rows = run_jobs(__file__, jobs)
-    print("| model | test accuracy (mean ± sd) | runs | s / epoch | samples/s | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name in dict.fromkeys(r["model"] for r in rows):
-        group = [r for r in rows if r["model"] == name]
+    print(
+        "| model | labelled reviews | test accuracy (mean ± sd) | runs | best epochs "
+        "| s / epoch | peak RSS (MB) |"
+    )
+    print("|---|---:|---:|---:|---|---:|---:|")
+    for name in dict.fromkeys((r["model"], r.get("train_rows")) for r in rows):
+        group = [r for r in rows if (r["model"], r.get("train_rows")) == name]
         accs = [r["test_accuracy"] * 100 for r in group]
         sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        best = ", ".join(f"{r.get('best_epoch', 0):.0f}/{r.get('epochs_run', '-')}" for r in group)
         print(
-            f"| {name} | {statistics.mean(accs):.2f} ± {sd:.2f} | {len(group)} | "
-            f"{group[0].get('epoch_seconds', '-')} | {group[0].get('samples_per_s', '-')} | "
+            f"| {name[0]} | {name[1] or '-':,} | {statistics.mean(accs):.2f} ± {sd:.2f} | "
+            f"{len(group)} | {best} | {group[0].get('epoch_seconds', '-')} | "
             f"{max(r['peak_rss_mb'] for r in group):,} |"
         )
 

@@ -50,7 +50,13 @@ def sentiment_flow(
     corpus, manifest = run_corpus(cfg.corpus, mirror, upstream.get("corpus"))
     tokens = [Shard(**s) for s in manifest["datasets"]["nsmc"]["tokens"]]
     data = prepare_data(
-        tokens, cfg.min_freq, cfg.max_vocab, cfg.max_len, cfg.val_fraction, cfg.split_seed
+        tokens,
+        cfg.min_freq,
+        cfg.max_vocab,
+        cfg.max_len,
+        cfg.val_fraction,
+        cfg.split_seed,
+        cfg.train_rows,
     )
     wanted = [v for v in cfg.embeddings if v in ("syllable", "jamo")]
     fasttext = fasttext_models(cfg.embed, mirror, wanted, cfg.fasttext_models, upstream)
@@ -66,6 +72,7 @@ def sentiment_flow(
             "vocab": forward.vocab,
             "model": forward.model,
             "sha256": [sha256_file(r.weights) for r in (forward, backward)],
+            "memo": cfg.bilm_memo,
         }
         lm_tags = {"korflow.lm_run_ids": f"{forward.run_id},{backward.run_id}"}
         morpheme_lm = morphemes.model_dump(mode="json")
@@ -88,6 +95,7 @@ def sentiment_flow(
         "max_len": cfg.max_len,
         "val_fraction": cfg.val_fraction,
         "split_seed": cfg.split_seed,
+        "train_rows": cfg.train_rows,
         "train": asdict(cfg.train),
     }
     inputs = [

@@ -175,6 +175,14 @@ class BiLM(nn.Module):
         self.register_buffer("eos", torch.tensor(3))
         self.mix = ScalarMix(config.num_layers)
         self.size = 2 * config.hidden_size
+        self.memo: dict[bytes, torch.Tensor] | None = None  # see remember()
+
+    def remember(self, on: bool = True) -> None:
+        """Keep each text's layers after its first read (float16, keyed by its ids; about
+        2 KB a token for the full profile's biLM), or forget them all. The language models are
+        frozen and read a text alike in any batch, so later epochs skip them: an lm epoch
+        costs about what a random one does (BENCHMARKS.md, "Language models")."""
+        self.memo = {} if on else None
 
     def load_language_models(
         self, forward: dict[str, torch.Tensor], backward: dict[str, torch.Tensor], remap, eos: int
@@ -200,15 +208,37 @@ class BiLM(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Task ids [B, T] (0 = padding) -> mixed features [B, T, size]."""
+        if self.memo is None:
+            return self.mix(self.layers(ids, lengths))
+        return self.mix(self._remembered(ids, lengths))
+
+    @torch.no_grad()
+    def layers(self, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer, both directions' states at each token [B, T, size]."""
         lm_ids = self.remap[ids]
-        with torch.no_grad():
-            ahead = self._read(self.forward_lm, lm_ids)
-            behind = self._read(self.backward_lm, reverse_padded(lm_ids, lengths))
-        layers = [
+        ahead = self._read(self.forward_lm, lm_ids)
+        behind = self._read(self.backward_lm, reverse_padded(lm_ids, lengths))
+        return [
             torch.cat([a, reverse_padded(b, lengths)], dim=-1)
             for a, b in zip(ahead, behind, strict=True)
         ]
-        return self.mix(layers)
+
+    @torch.no_grad()
+    def _remembered(self, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        """``layers`` read from the memo (padding positions zero; the RNN never reads them),
+        reading only the texts it lacks."""
+        sizes = lengths.tolist()
+        keys = [row[:n].cpu().numpy().tobytes() for row, n in zip(ids, sizes, strict=True)]
+        missing = [i for i, key in enumerate(keys) if key not in self.memo]
+        if missing:
+            rows = torch.tensor(missing, device=ids.device)
+            read = torch.stack(self.layers(ids[rows], lengths[rows]), dim=2)  # [b, T, L, size]
+            for j, i in enumerate(missing):
+                self.memo[keys[i]] = read[j, : sizes[i]].to(torch.float16)
+        out = ids.new_zeros((*ids.shape, len(self.forward_lm.rnns), self.size), dtype=torch.float)
+        for i, key in enumerate(keys):
+            out[i, : sizes[i]] = self.memo[key]
+        return list(out.unbind(2))
 
 
 @torch.no_grad()

@@ -36,17 +36,29 @@ def prepare_data(
     max_len: int,
     val_fraction: float,
     split_seed: int,
+    train_rows: int | None = None,
 ) -> dict:
     """Vocabulary and id tensors of ``korean.nsmc.training_splits``; the vocabulary sees only
-    the training rows."""
+    the training rows' text. ``train_rows``: the labelled reviews trained on, the first N of
+    the shuffled training rows (so smaller sets nest in larger ones); the vocabulary still
+    reads every training row's text, as the language models did, and the validation and test
+    rows stay whole."""
     table = pa.concat_tables([s.read(["id", "label", "split", "tokens"]) for s in tokens])
     parts = training_splits(table.to_pylist(), val_fraction, split_seed)
     vocab = Vocab.build((r["tokens"] for r in parts["train"]), min_freq, max_vocab)
+    if train_rows is not None:
+        parts["train"] = parts["train"][:train_rows]
     out = settings.output_path(
         "sentiment",
         "data",
         digest_of(
-            [s.sha256 for s in tokens], min_freq, max_vocab, max_len, val_fraction, split_seed
+            [s.sha256 for s in tokens],
+            min_freq,
+            max_vocab,
+            max_len,
+            val_fraction,
+            split_seed,
+            *([train_rows] if train_rows is not None else []),  # older runs keep their folder
         ),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -99,7 +111,7 @@ def train_classifier(
 ) -> dict:
     """Train (resuming from the last checkpoint of an interrupted run), then test once; each
     epoch's metrics go to the MLflow run ``run_id`` as the epoch ends. ``lm``: the biLM the
-    classifier reads (``language_model_inputs``), frozen."""
+    classifier reads, frozen (its ``memo``: remembered in training, ``BiLM.remember``)."""
     folder = Path(data["dir"])
     train_set, _ = load_tensors(folder / "train.pt")
     val_set, _ = load_tensors(folder / "val.pt")
@@ -109,7 +121,13 @@ def train_classifier(
         cfg = replace(cfg, elmo=LMConfig(**lm["model"]))
 
     def fit(model: TextClassifier, checkpoints: Path, on_epoch) -> TrainResult:
-        return train(model, train_set, val_set, train_cfg, checkpoints, on_epoch)
+        if lm and lm.get("memo"):
+            model.bilm.remember()  # the frozen biLM reads each review once, not every epoch
+        try:
+            return train(model, train_set, val_set, train_cfg, checkpoints, on_epoch)
+        finally:
+            if model.bilm is not None:
+                model.bilm.remember(False)  # the test reads it live, as the served model does
 
     def test(model: TextClassifier, result: TrainResult) -> dict:
         probs, labels, test_loss = predict(model, test_set)

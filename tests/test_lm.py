@@ -196,6 +196,36 @@ def test_the_bilm_is_frozen_and_reads_each_token_in_both_directions():
     assert trainable == {"mix.scalars", "mix.gamma"}
 
 
+def test_a_remembering_bilm_reads_each_text_once_and_gives_its_live_states():
+    cfg = LMConfig(vocab_size=12, embed_dim=8, hidden_size=8, num_layers=2)
+    bilm = BiLM(cfg, task_vocab_size=20)
+    forward, backward = _lm(**{**cfg.__dict__}), _lm(**{**cfg.__dict__, "backward": True})
+    bilm.load_language_models(
+        forward.state_dict(), backward.state_dict(), torch.arange(20) % 12, EOS
+    )
+    bilm.eval()
+    ids, lengths = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0], [4, 0, 0, 0]]), torch.tensor([3, 2, 1])
+    live = bilm(ids, lengths)
+    reads = []
+    original = bilm.forward_lm.layers
+    bilm.forward_lm.layers = lambda x, *a: (reads.append(x.size(0)), original(x, *a))[1]
+    bilm.remember()
+    first = bilm(ids, lengths)
+    # The same texts again, in another order, padding and batch: nothing is read again.
+    again = bilm(torch.tensor([[4, 0], [8, 9]]), torch.tensor([1, 2]))
+    assert reads == [3]
+    for out, rows in ((first, [0, 1, 2]), (again, [2, 1])):
+        for i, row in enumerate(rows):
+            n = int(lengths[row])
+            assert torch.allclose(out[i, :n], live[row, :n], atol=2e-3)  # float16 storage
+    assert torch.equal(again[1, :2], first[1, :2])
+    # A text it has not seen is read; forgetting reads live again.
+    bilm(torch.tensor([[4, 5]]), torch.tensor([2]))
+    assert reads == [3, 1]
+    bilm.remember(False)
+    assert torch.equal(bilm(ids, lengths), live) and reads == [3, 1, 3]
+
+
 def test_a_classifier_reads_the_bilm_and_trains_only_its_own_weights():
     lm = LMConfig(vocab_size=12, embed_dim=8, hidden_size=8, num_layers=1)
     model = TextClassifier(ClassifierConfig(vocab_size=20, embed_dim=6, hidden_size=5, elmo=lm))

@@ -1,6 +1,7 @@
 """Compare runs across pipeline runs and variants, from ``mlflow.search_runs``: key metrics per
 stage and variant, filterable by profile, date and pipeline run; a Markdown or HTML report
-with plots (each key metric over runs, learning curves side by side)."""
+with plots (each key metric over runs, learning curves side by side, and sentiment test
+accuracy against the labelled reviews trained on)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,25 @@ def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+def label_curve(runs: pd.DataFrame) -> pd.DataFrame:
+    """Sentiment test accuracy against the labelled reviews trained on (``train_rows``), per
+    embedding: mean, sd and count over the runs (seeds) of each size. Empty unless the runs
+    cover two sizes or more."""
+    columns = ["variant", "train_rows", "test_accuracy_mean", "test_accuracy_sd", "runs"]
+    wanted = ("metrics.train_rows", "metrics.test_accuracy")
+    part = runs[runs["stage"] == "sentiment"] if not runs.empty else runs
+    if part.empty or not all(c in part for c in wanted):
+        return pd.DataFrame(columns=columns)
+    part = part.dropna(subset=list(wanted))
+    if part["metrics.train_rows"].nunique() < 2:
+        return pd.DataFrame(columns=columns)
+    grouped = part.groupby(["variant", "metrics.train_rows"])["metrics.test_accuracy"]
+    table = grouped.agg(["mean", "std", "count"]).reset_index()
+    table.columns = columns
+    table["train_rows"] = table["train_rows"].astype(int)
+    return table.round(4)
+
+
 def write_report(
     runs: pd.DataFrame, folder: str | Path, fmt: str = "md", title: str = "korflow runs"
 ) -> Path:
@@ -148,6 +168,12 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     images = _plots(runs, folder)
     parts = tables(runs)
+    curve = label_curve(runs)
+    if not curve.empty:
+        parts["sentiment by labelled reviews"] = curve
+        name = "sentiment_by_labelled_reviews.png"
+        plots.label_curve_png(curve, folder / name, "sentiment: test accuracy by labelled reviews")
+        images.append(name)
     if fmt == "html":
         body = [f"<h1>{html.escape(title)}</h1>"]
         for stage, table in parts.items():

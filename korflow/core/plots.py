@@ -97,3 +97,30 @@ def lines_png(
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def label_curve_png(table, path: str | Path, title: str) -> Path:
+    """Test accuracy (mean, with the seeds' sd as bars) against labelled reviews, log scale,
+    one line per variant; ``table`` as ``compare.label_curve`` makes it."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for variant, rows in table.groupby("variant"):
+        rows = rows.sort_values("train_rows")
+        sd = rows["test_accuracy_sd"].fillna(0)  # one run: no spread
+        ax.errorbar(
+            rows["train_rows"],
+            rows["test_accuracy_mean"],
+            yerr=sd,
+            marker="o",
+            capsize=3,
+            label=variant,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training reviews")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

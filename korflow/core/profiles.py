@@ -209,6 +209,13 @@ class SentimentConfig(BaseModel):
     max_len: int = Field(80, gt=0)  # tokens kept per document
     val_fraction: float = Field(0.1, gt=0, lt=0.5)  # carved from train with split_seed
     split_seed: int = 42
+    # Labelled reviews trained on: the first N of the shuffled training rows (the learning
+    # curve; smaller sets nest in larger ones); None = all. The vocabulary, the validation and
+    # the test rows do not change with it.
+    train_rows: int | None = Field(None, gt=0)
+    # The lm variant keeps the frozen biLM's states of each training and validation review
+    # after its first read (float16, about 2 KB a token): its later epochs skip the biLM.
+    bilm_memo: bool = True
     # Chosen on the validation split (BENCHMARKS.md, "Sentiment recipe"): a BiLSTM of 128 units
     # a direction, max pooling, strong dropout (it overfits after about 5 epochs without), a bag
     # of uni- and hashed bigrams beside it that drops half its n-grams in training (+0.5 points
