@@ -94,6 +94,7 @@ def corpus_flow(
                 {"train": cfg.nsmc_train_rows, "test": cfg.nsmc_test_rows},
                 cfg.nsmc_shard_rows,
                 cfg.strict,
+                (cfg.nsmc_text_column, cfg.nsmc_label_column),
             ),
             ingest_wiki.submit(
                 wiki_source, cfg.wiki_max_docs, cfg.wiki_max_mb, cfg.wiki_shard_docs

@@ -1,4 +1,5 @@
-"""Read NSMC (Naver sentiment movie corpus) TSV files: ``id<TAB>document<TAB>label``.
+"""Read NSMC (Naver sentiment movie corpus) TSV files: ``id<TAB>document<TAB>label``, and a
+user's own labelled reviews in any CSV/TSV whose header names a text and a label column.
 
 Malformed rows are counted per reason and skipped, or raise with ``strict=True``. Empty
 documents are valid rows (NSMC v1.0 has 5 + 3); cleaning decides what to do with them.
@@ -6,6 +7,8 @@ documents are valid rows (NSMC v1.0 has 5 + 3); cleaning decides what to do with
 
 from __future__ import annotations
 
+import csv
+import itertools
 import random
 from collections import Counter
 from collections.abc import Iterable
@@ -59,6 +62,68 @@ def parse_nsmc(lines: Iterable[bytes], name: str = "<nsmc>", strict: bool = Fals
         table.ids.append(int(fields[0]))
         table.documents.append(fields[1])
         table.labels.append(int(fields[2]))
+    return table
+
+
+def parse_reviews(
+    lines: Iterable[bytes],
+    name: str = "<reviews>",
+    strict: bool = False,
+    text: str = "document",
+    label: str = "label",
+) -> NsmcTable:
+    """NSMC's TSV (``parse_nsmc``), or a CSV (``.csv``: commas) or TSV whose header names the
+    ``text`` and ``label`` columns (labels 0 or 1; an ``id`` column of integers is kept, else
+    a row's id is its line number). Quoted fields may hold the separator and line breaks."""
+    lines = iter(lines)
+    first = next(lines, b"")
+    rest = itertools.chain([first], lines)
+    delimiter = "," if name.lower().endswith(".csv") else "\t"
+    header = next(
+        csv.reader(
+            [first.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")], delimiter=delimiter
+        ),
+        [],
+    )
+    if delimiter == "\t" and (header == HEADER.split("\t") or not {text, label} <= set(header)):
+        return parse_nsmc(rest, name, strict)
+    missing = [c for c in (text, label) if c not in header]
+    if missing:
+        raise CorpusFormatError(
+            f"{name}: the header has no column {missing[0]!r} (it has {', '.join(header)}): "
+            "name your text and label columns with --set corpus.nsmc_text_column=NAME and "
+            "corpus.nsmc_label_column=NAME"
+        )
+    table = NsmcTable()
+    decoded = (raw.decode("utf-8", "replace") for raw in rest)
+    reader = csv.reader(decoded, delimiter=delimiter)
+    next(reader)
+    where = {c: header.index(c) for c in (text, label, "id") if c in header}
+    while True:
+        lineno = reader.line_num + 1  # where the row starts (a quoted field may span lines)
+        row = next(reader, None)
+        if row is None:
+            break
+        reason = None
+        if not any(field.strip() for field in row):
+            reason = "blank_line"
+        elif len(row) != len(header):
+            reason = "wrong_field_count"
+        elif "\ufffd" in "".join(row):
+            reason = "undecodable"
+        elif row[where[label]].strip() not in ("0", "1"):
+            reason = "bad_label"
+        if reason:
+            if strict:
+                raise CorpusFormatError(
+                    f"{name}, line {lineno}: {reason.replace('_', ' ')}: {row!r:.80}"
+                )
+            table.skipped[reason] += 1
+            continue
+        given = row[where["id"]].strip() if "id" in where else ""
+        table.ids.append(int(given) if given.isdigit() else lineno)
+        table.documents.append(row[where[text]])
+        table.labels.append(int(row[where[label]]))
     return table
 
 

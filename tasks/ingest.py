@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 from prefect import get_run_logger, task
 
-from korean.nsmc import parse_nsmc
+from korean.nsmc import parse_reviews
 from korean.wiki import extractor_files, iter_wiki_docs, iter_xml_dump
 from korflow.core import settings, sources
 from korflow.core.datasets import (
@@ -67,8 +67,10 @@ def ingest_nsmc(
     max_rows: dict[str, int | None],
     shard_rows: int,
     strict: bool = False,
+    columns: tuple[str, str] = ("document", "label"),
 ) -> Dataset:
-    """Parse the NSMC TSVs (counted skips) into shards of (id, document, label, split)."""
+    """Parse the NSMC TSVs, or the user's CSV/TSV files with these (text, label) ``columns``
+    (counted skips), into shards of (id, document, label, split)."""
     logger = get_run_logger()
     out = settings.output_path(
         "corpus", "nsmc", digest_of({k: f.sha256 for k, f in files.items()}, max_rows, shard_rows)
@@ -76,14 +78,16 @@ def ingest_nsmc(
     shards, stats = [], {}
     for split, source in sorted(files.items(), key=lambda kv: kv[0] != "train"):
         with open(source.path, "rb") as f:
-            table = parse_nsmc(f, name=source.path, strict=strict)
+            table = parse_reviews(f, source.path, strict, *columns)
         limit = max_rows.get(split)
         n = min(len(table), limit) if limit else len(table)
         if n == 0:  # refused here, not by a training that finds nothing to learn from hours later
             skipped = ", ".join(f"{c} {r}" for r, c in table.skipped.items()) or "none skipped"
             raise ValueError(
                 f"{source.path}: the NSMC {split} split has 0 usable rows ({skipped}); give a "
-                "file of tab-separated id, document, label rows under a header line"
+                "file of tab-separated id, document, label rows under a header line, or a CSV/TSV "
+                "whose header names its columns (--set corpus.nsmc_text_column=NAME "
+                "corpus.nsmc_label_column=NAME; labels 0 or 1)"
             )
         for reason, count in table.skipped.items():
             logger.warning("%s: skipped %d malformed rows (%s)", source.path, count, reason)

@@ -109,6 +109,38 @@ def test_changed_input_file_reruns_its_corpus_only(inputs, first, tmp_path):
     assert result.metrics["nsmc.ingest.rows"] == 10
 
 
+def test_a_labelled_csv_with_named_columns_feeds_the_corpus(inputs, first, tmp_path):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    train = tmp_path / "mine.csv"
+    with train.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(
+            [
+                ["sentiment", "review"],
+                [1, "최고의 영화, 10점 만점에 10점"],
+                [0, "배우들 연기가 너무 어색해서 보다가 잤다"],
+                ["good", "라벨이 이상한 행"],
+            ]
+        )
+    result = run(
+        inputs,
+        nsmc_files__train=str(train),
+        nsmc_text_column="review",
+        nsmc_label_column="sentiment",
+    )
+    m = mlflow.get_run(result.run_id).data.metrics
+    assert m["nsmc.train.rows_read"] == 2 and m["nsmc.train.skipped.bad_label"] == 1
+    manifest = json.loads(Path(result.manifest).read_text(encoding="utf-8"))
+    tokens = manifest["datasets"]["nsmc"]["tokens"]
+    rows = [
+        r for s in tokens for r in pq.read_table(s["path"]).to_pylist() if r["split"] == "train"
+    ]
+    assert [(r["id"], r["label"]) for r in rows] == [(2, 1), (3, 0)]
+    assert rows[0]["tokens"][:4] == ["최고", "의", "영화", ","]  # the quoted comma stays text
+
+
 def test_dask_task_runner_gives_the_same_counts(inputs, first):
     result = run(inputs, runner="dask", clean__max_repeat=3, nsmc_clean__max_repeat=3)
     assert states(result.flow_run_id)["clean_shard"] == {"Completed"}

@@ -35,8 +35,11 @@ class CorpusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str = "full"
-    # Your own NSMC-format files ({"train": path, "test": path}) instead of the upstream ones.
+    # Your own labelled reviews ({"train": path, "test": path}) instead of the upstream NSMC
+    # files: NSMC's TSV, or a CSV/TSV whose header names these text and label (0/1) columns.
     nsmc_files: dict[Literal["train", "test"], str] = {}
+    nsmc_text_column: str = Field("document", min_length=1)
+    nsmc_label_column: str = Field("label", min_length=1)
     # Rows kept per NSMC split (the first N, file order); None = all.
     nsmc_train_rows: int | None = Field(None, gt=0)
     nsmc_test_rows: int | None = Field(None, gt=0)
