@@ -92,7 +92,7 @@ def parse_reviews(
         raise CorpusFormatError(
             f"{name}: the header has no column {missing[0]!r} (it has {', '.join(header)}): "
             "name your text and label columns with --set corpus.nsmc_text_column=NAME and "
-            "corpus.nsmc_label_column=NAME"
+            "--set corpus.nsmc_label_column=NAME"
         )
     table = NsmcTable()
     decoded = (raw.decode("utf-8", "replace") for raw in rest)

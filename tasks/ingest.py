@@ -87,7 +87,7 @@ def ingest_nsmc(
                 f"{source.path}: the NSMC {split} split has 0 usable rows ({skipped}); give a "
                 "file of tab-separated id, document, label rows under a header line, or a CSV/TSV "
                 "whose header names its columns (--set corpus.nsmc_text_column=NAME "
-                "corpus.nsmc_label_column=NAME; labels 0 or 1)"
+                "--set corpus.nsmc_label_column=NAME; labels 0 or 1)"
             )
         for reason, count in table.skipped.items():
             logger.warning("%s: skipped %d malformed rows (%s)", source.path, count, reason)
