@@ -199,3 +199,28 @@ def test_a_given_fasttext_model_file_is_used_instead_of_the_stage(inputs, tmp_pa
     assert r.data.tags["korflow.fasttext_run_id"] == f"file:{tmp_path / 'ft.model'}"
     assert r.data.params["model.embed_dim"] == "12"  # the dimension follows the given vectors
     assert out.runs[0].version is None
+
+
+def test_fewer_labels_keep_the_vocabulary_and_validation_and_compare_plots_the_curve(
+    inputs, result, tmp_path
+):
+    from korflow.core import compare
+
+    few = run(inputs, embeddings=["random"], train_rows=1).runs[0]
+    every = next(r for r in result.runs if r.embedding == "random")
+    m, full = (mlflow.get_run(r.run_id).data.metrics for r in (few, every))
+    assert (m["train_rows"], full["train_rows"]) == (1, 3)
+    assert m["val_rows"] == full["val_rows"] and m["vocab_size"] == full["vocab_size"]
+    assert mlflow.get_run(few.run_id).data.params["train_rows"] == "1"
+    runs = compare.search(stages=("sentiment",))
+    runs = runs[runs["run_id"].isin([few.run_id, every.run_id])]
+    curve = compare.label_curve(runs)
+    assert curve["train_rows"].tolist() == [1, 3] and set(curve["variant"]) == {"random"}
+    assert curve["test_accuracy_mean"].tolist() == [
+        round(m["test_accuracy"], 4),
+        round(full["test_accuracy"], 4),
+    ]
+    assert compare.label_curve(runs[runs["run_id"] == few.run_id]).empty  # one size: no curve
+    report = compare.write_report(runs, tmp_path)
+    assert "## sentiment by labelled reviews" in report.read_text(encoding="utf-8")
+    assert (tmp_path / "sentiment_by_labelled_reviews.png").stat().st_size > 1000
