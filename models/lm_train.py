@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import resume, save
 from .checks import check_ranges
-from .data import save_atomic
 from .lm import LanguageModel
 from .train import NonFiniteLoss, TrainResult, pick_device, seed_everything
 
@@ -151,17 +151,8 @@ def train_lm(
     result, best_state, stale, start, tokens_seen = TrainResult(), None, 0, 0, 0
 
     checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
-    if checkpoint and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["config"] != asdict(config):
-            raise ValueError(f"{checkpoint} was written with other settings; use a new folder")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"].cpu())
-        if device.type == "cuda" and state.get("cuda_rng"):
-            torch.cuda.set_rng_state_all([r.cpu() for r in state["cuda_rng"]])
+    state = resume(checkpoint, device, model, optimizer, scheduler, scaler, config=asdict(config))
+    if state:
         result = TrainResult(state["history"], state["best_epoch"], state["best_score"])
         best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
         tokens_seen = int(result.history[-1]["tokens_seen"]) if result.history else 0
@@ -214,23 +205,20 @@ def train_lm(
         else:
             stale += 1
         if checkpoint:
-            save_atomic(
-                {
-                    "config": asdict(config),
-                    "epoch": epoch + 1,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                    "history": result.history,
-                    "best_epoch": result.best_epoch,
-                    "best_score": result.best_score,
-                    "best_state": best_state,
-                    "stale": stale,
-                },
+            save(
                 checkpoint,
+                device,
+                model,
+                optimizer,
+                scheduler,
+                scaler,
+                config=asdict(config),
+                epoch=epoch + 1,
+                history=result.history,
+                best_epoch=result.best_epoch,
+                best_score=result.best_score,
+                best_state=best_state,
+                stale=stale,
             )
         if on_epoch:
             on_epoch(log)

@@ -27,8 +27,9 @@ from torch.optim import swa_utils
 from torch.utils.data import DataLoader, Dataset
 
 from .batching import LengthBatchSampler
+from .checkpoint import resume, save
 from .checks import check_ranges
-from .data import collate, save_atomic
+from .data import collate
 
 
 class NonFiniteLoss(RuntimeError):
@@ -258,19 +259,19 @@ def fit(
     sign = 1.0 if higher_is_better else -1.0
 
     checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
-    if checkpoint and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["config"] != asdict(config) or state.get("monitor") != monitor:
-            raise ValueError(f"{checkpoint} was written with other settings; use a new folder")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+    state = resume(
+        checkpoint,
+        device,
+        model,
+        optimizer,
+        scheduler,
+        scaler,
+        config=asdict(config),
+        monitor=monitor,
+    )
+    if state:
         if averaged:
             averaged.load_state_dict(state["averaged"])
-        torch.set_rng_state(state["rng"].cpu())
-        if device.type == "cuda" and state.get("cuda_rng"):
-            torch.cuda.set_rng_state_all([r.cpu() for r in state["cuda_rng"]])
         result = TrainResult(state["history"], state["best_epoch"], state["best_score"])
         best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
 
@@ -330,25 +331,22 @@ def fit(
         else:
             stale += 1
         if checkpoint:
-            save_atomic(
-                {
-                    "config": asdict(config),
-                    "monitor": monitor,
-                    "epoch": epoch + 1,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "averaged": averaged.state_dict() if averaged else None,
-                    "rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-                    "history": result.history,
-                    "best_epoch": result.best_epoch,
-                    "best_score": result.best_score,
-                    "best_state": best_state,
-                    "stale": stale,
-                },
+            save(
                 checkpoint,
+                device,
+                model,
+                optimizer,
+                scheduler,
+                scaler,
+                config=asdict(config),
+                monitor=monitor,
+                epoch=epoch + 1,
+                averaged=averaged.state_dict() if averaged else None,
+                history=result.history,
+                best_epoch=result.best_epoch,
+                best_score=result.best_score,
+                best_state=best_state,
+                stale=stale,
             )
         if on_epoch:
             on_epoch(log)

@@ -180,6 +180,30 @@ def test_resume_from_checkpoint_gives_the_same_weights(tmp_path, ema):
         assert torch.equal(a, b), name
 
 
+def test_a_damaged_checkpoint_is_set_aside_and_training_starts_from_scratch(tmp_path):
+    data, val = _toy(32, 1), _toy(16, 2)
+    cfg = replace(FAST, epochs=2, patience=100)
+
+    def fresh():
+        torch.manual_seed(123)
+        return TextClassifier(ClassifierConfig(30, embed_dim=8, hidden_size=8, dropout=0.3))
+
+    straight = fresh()
+    train(straight, data, val, cfg, checkpoint_dir=tmp_path / "a")
+    last = tmp_path / "b" / "last.pt"
+    last.parent.mkdir()
+    last.write_bytes((tmp_path / "a" / "last.pt").read_bytes()[:1_000])  # a truncated copy
+    again = fresh()
+    with pytest.warns(UserWarning, match=rf"checkpoint {last} is damaged .*last.pt.damaged"):
+        result = train(again, data, val, cfg, checkpoint_dir=tmp_path / "b")
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert (tmp_path / "b" / "last.pt.damaged").stat().st_size == 1_000
+    for (name, a), (_, b) in zip(
+        straight.state_dict().items(), again.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
 def test_with_ema_the_kept_model_is_the_moving_average_of_the_weights():
     data, scores = _toy(8), iter(range(1_000))  # one batch an epoch; every epoch the best
 
