@@ -6,6 +6,10 @@ re-runs only the tasks downstream of it. The code part is derived, not listed: t
 module and every project module it imports, directly or not (read from the import statements,
 so an import inside a function counts too). A fix anywhere a task reaches invalidates its
 results, and only its. Files named in settings (a stop-word list) are keyed by their content.
+
+A cached result is served only while the shards it names still match the sha256 recorded when
+they were written: a truncated or edited shard makes its task run again (under a key naming
+the damage), which rewrites the file where it was, so the next run finds the entry whole.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from prefect.cache_policies import CachePolicy, Inputs
+from prefect.logging import get_run_logger
+from pydantic import BaseModel
 
+from korflow.core.datasets import Shard, digest_of, sha256_file
 from korflow.core.imports import ROOT, code_files
 from korflow.core.packages import CORPUS_TASKS
 
@@ -75,10 +82,61 @@ class ProjectCode(CachePolicy):
         )
 
 
+def shards_in(value: Any) -> list[Shard]:
+    """The shards a task result holds, however nested (a Dataset, a list, a dict)."""
+    if isinstance(value, Shard):
+        return [value]
+    if isinstance(value, BaseModel):
+        value = dict(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in shards_in(item)]
+    return []
+
+
+def damaged(shard: Shard) -> str | None:
+    """Why ``shard``'s file is not what was written (None when it is)."""
+    path = Path(shard.path)
+    if not path.is_file():
+        return "missing"
+    if sha256_file(path) != shard.sha256:
+        return f"sha256 {sha256_file(path)[:12]}…, written as {shard.sha256[:12]}…"
+    return None
+
+
+@dataclass
+class IntactOutputs(CachePolicy):
+    """``inner``'s key, unless the result cached under it names a damaged shard: then a key
+    naming the damage, so the task runs again and rewrites the shard (logged)."""
+
+    inner: CachePolicy | None = None
+
+    def compute_key(
+        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+    ) -> str | None:
+        key = self.inner.compute_key(task_ctx, inputs, flow_parameters, **kwargs)
+        store = getattr(task_ctx, "result_store", None)
+        if key is None or store is None or not store.exists(key):
+            return key
+        try:
+            result = store.read(key).result
+        except Exception:  # noqa: BLE001 - an unreadable record is Prefect's to report
+            return key
+        found = [(s, why) for s in shards_in(result) if (why := damaged(s))]
+        if not found:
+            return key
+        logger = get_run_logger()
+        for shard, why in found:
+            logger.warning("cached shard %s is damaged (%s): computing it again", shard.path, why)
+        return f"{key}-healed-{digest_of([(s.path, why) for s, why in found])}"
+
+
 def data_cache(*packages: str, exclude: tuple[str, ...] = ()) -> CachePolicy:
     """Inputs (but ``exclude``: where a result is reported, not what it is) + the task's code
-    (its module and all it imports) + the packages it calls."""
-    return Inputs(exclude=list(exclude)) + ProjectCode(packages=packages)
+    (its module and all it imports) + the packages it calls; served only with its shards
+    intact."""
+    return IntactOutputs(inner=Inputs(exclude=list(exclude)) + ProjectCode(packages=packages))
 
 
 CORPUS_CACHE = data_cache(*CORPUS_TASKS)

@@ -195,3 +195,19 @@ def test_failed_ingest_keeps_earlier_shards_whole(inputs, tmp_path):
     )
     assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet"]  # no .tmp left behind
     assert pq.read_table(out / "part-00000.parquet").column("title").to_pylist() == ["김치"]
+
+
+def test_a_damaged_cached_shard_is_computed_again_and_the_entry_heals(inputs, first, caplog):
+    from korflow.core.datasets import sha256_file
+
+    manifest = json.loads(Path(first.manifest).read_text(encoding="utf-8"))
+    shard = manifest["datasets"]["nsmc"]["tokens"][0]
+    path = Path(shard["path"])
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated in place
+    healed = run(inputs)
+    s = states(healed.flow_run_id)
+    assert s["tokenize_shard"] == {"Cached", "Completed"} and s["clean_shard"] == {"Cached"}
+    assert f"cached shard {path} is damaged (sha256" in caplog.text
+    assert sha256_file(path) == shard["sha256"]  # rewritten where it was, byte for byte
+    assert healed.metrics["nsmc.tokens"] == first.metrics["nsmc.tokens"]
+    assert states(run(inputs).flow_run_id)["tokenize_shard"] == {"Cached"}  # whole again
