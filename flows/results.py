@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 import mlflow
 from prefect.runtime import flow_run
 
+from korflow.core.secrets import redact
+
 NAN = math.nan
 
 
@@ -26,7 +28,7 @@ def ending(started: float) -> dict[str, Any]:
     MLflow runs went, and its seconds since ``started``."""
     return {
         "flow_run_id": flow_run_id(),
-        "tracking_uri": mlflow.get_tracking_uri(),
+        "tracking_uri": redact(mlflow.get_tracking_uri()),
         "seconds": time.perf_counter() - started,
     }
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
 import os
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
@@ -150,13 +153,69 @@ def _run_flow(
         raise typer.Exit(0)
     import flows.pipeline
     from flows.runners import task_runner as make_runner
+    from korflow.core import tracking
 
+    try:
+        tracking.check_store()
+    except tracking.TrackingUnavailable as exc:
+        _fail(exc)
     flow = flows.pipeline.flow_of(stage)
+    _start_prefect_api()
     crash.handle_sigterm()  # now that Prefect is imported: its SIGTERM bridge too
     _quiet_tracebacks()
     if stage != "pipeline":  # the pipeline passes the runner on to its stages itself
         flow = flow.with_options(task_runner=make_runner(task_runner))
-    return flow(profile=profile, config=config, data_mirror=str(mirror) if mirror else None)
+    started = datetime.now(timezone.utc)
+    try:
+        return flow(profile=profile, config=config, data_mirror=str(mirror) if mirror else None)
+    finally:
+        _let_prefect_record(started)
+
+
+def _start_prefect_api() -> None:
+    """Start the temporary Prefect API now, one korflow at a time per Prefect home: two first
+    runs together would both migrate one new database, and one would print its tracebacks."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    from korflow.core.datasets import file_lock
+
+    if PREFECT_API_URL.value():  # a real server: nothing to start
+        return
+    lock = file_lock(Path(PREFECT_HOME.value()) / "korflow-start.lock")
+    with lock, get_client(sync_client=True) as client:
+        client.api_healthcheck()
+
+
+def _let_prefect_record(started: datetime, limit: float = 15.0) -> None:
+    """Wait (``limit`` s at most) until the temporary Prefect API has recorded as finished the
+    task runs started since ``started``: stopping it while it still records (behind another
+    korflow's writes to the same database) would lose their final states and print its
+    recorder's tracebacks. A real server records on after this command ends."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        TaskRunFilter,
+        TaskRunFilterStartTime,
+        TaskRunFilterState,
+        TaskRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return
+    unfinished = TaskRunFilter(
+        start_time=TaskRunFilterStartTime(after_=started),
+        state=TaskRunFilterState(
+            type=TaskRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+        ),
+    )
+    deadline = time.monotonic() + limit
+    with contextlib.suppress(Exception), get_client(sync_client=True) as client:
+        while client.read_task_runs(task_run_filter=unfinished, limit=1):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
 
 
 def _stage(

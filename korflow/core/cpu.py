@@ -4,8 +4,8 @@ each with all the cores.
 Two trainings (or a training and gensim) that each start a full thread pool on the same cores
 slow each other 10-30x: an epoch that takes 20 s alone took 180-730 s beside another
 (BENCHMARKS.md). One after the other, each at full speed, they finish far sooner. The turn is an
-``flock`` on a file in the temp folder, so it holds across the threads of a pipeline, Dask
-worker processes and separate korflow commands on one machine alike.
+``flock`` on a file in the temp folder (one a user), so it holds across the threads of a
+pipeline, Dask worker processes and separate korflow commands on one machine alike.
 
 ``KORFLOW_THREADS`` sets the budget (default: the cores this process may use);
 ``KORFLOW_CPU_EXCLUSIVE=0`` lets heavy jobs overlap (a big machine, or one that runs other
@@ -35,7 +35,8 @@ def threads() -> int:
 
 
 def lock_path() -> Path:
-    return Path(tempfile.gettempdir()) / "korflow-cpu.lock"
+    # One a user: another user's lock file would block this user's turns, or fail to open.
+    return Path(tempfile.gettempdir()) / f"korflow-cpu-{os.getuid()}.lock"
 
 
 @contextlib.contextmanager

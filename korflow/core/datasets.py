@@ -92,8 +92,21 @@ def _temporary_sibling(path: Path, folder: bool = False) -> Path:
     if folder:
         return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes it private (0600); the file it becomes is an ordinary output, readable as
+    # the user's umask allows (by the serving account, a teammate).
+    os.fchmod(fd, 0o666 & ~umask())
     os.close(fd)
     return Path(tmp)
+
+
+def umask() -> int:
+    """This process's umask, read without changing it (os.umask sets it while reading)."""
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 @contextlib.contextmanager

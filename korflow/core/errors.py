@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 
+from .secrets import redact
+
 ERROR_TAG = "korflow.error"  # the same line on the FAILED MLflow run
 
 
@@ -19,4 +21,4 @@ def one_line(exc: BaseException) -> str:
     text = "; ".join(parts).replace(":; ", ": ")  # "invalid X:\n  a: ..." -> "invalid X: a: ..."
     if not text or isinstance(exc, (KeyError, AttributeError)):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text
+    return redact(text)

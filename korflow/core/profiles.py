@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from korean.clean import REVIEWS, CleanConfig
 from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korean.morphemes import TokenizerConfig
+from korflow.core.secrets import hide
 from models.classifier import ClassifierConfig
 from models.lm import LMConfig
 from models.lm_train import LMTrainConfig
@@ -418,7 +419,8 @@ def resolve(
     overrides = _lists_where_expected(model, overrides or {})
     merged = merge(merge({**defaults, "profile": profile}, profiles[profile]), overrides)
     try:
-        return model.model_validate({**merged, **resolved})
+        # URL credentials are kept aside and masked before anything logs these settings.
+        return model.model_validate({**hide(merged), **resolved})
     except ValidationError as exc:
         lines = [
             f"  {'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"

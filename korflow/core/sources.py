@@ -22,6 +22,7 @@ from urllib3.util.retry import Retry
 from korean.errors import KoreanNLPError
 
 from .datasets import atomic_write, sha256_file
+from .secrets import credentials
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,17 @@ KOWIKI_DUMP_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-pages
 KOWIKI_SHA1SUMS_URL = "https://dumps.wikimedia.org/kowiki/latest/kowiki-latest-sha1sums.txt"
 
 
+class _Session(requests.Session):
+    """Requests a URL that ``secrets.hide`` masked with its real credentials, sent as a
+    basic-auth header rather than in the URL an error message would print."""
+
+    def request(self, method, url, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        bare, auth = credentials(str(url))
+        if auth and kwargs.get("auth") is None:
+            kwargs["auth"] = auth
+        return super().request(method, bare, *args, **kwargs)
+
+
 def http_session(retries: int = 5) -> requests.Session:
     """A session that retries connection errors and 429/5xx with exponential back-off."""
     retry = Retry(
@@ -80,7 +92,7 @@ def http_session(retries: int = 5) -> requests.Session:
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=("GET", "HEAD"),
     )
-    session = requests.Session()
+    session = _Session()
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
     session.headers["User-Agent"] = "korflow (+https://github.com/korflow)"

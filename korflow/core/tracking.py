@@ -7,6 +7,7 @@ commit (and whether the tree was dirty), package versions, and the digest of eve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -53,6 +54,51 @@ def inherited_nondeterminism(fasttext: Mapping[str, Any] | None) -> dict[str, st
 
 
 _SET_UP: set[str] = set()  # tracking URIs this process has prepared (store, orphaned runs)
+
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking store cannot be used: said in one line before any work starts."""
+
+
+def check_store(timeout: float = 5.0) -> None:
+    """Fail in seconds, before any stage starts, when the runs could not be logged: a tracking
+    server that does not answer (MLflow's own retries would take minutes to say so), or a
+    SQLite store that cannot be written."""
+    uri = settings.tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        import requests
+
+        from korflow.core.secrets import credentials, redact
+
+        url, auth = credentials(uri.rstrip("/") + "/health")
+        try:
+            requests.get(url, auth=auth, timeout=timeout)  # any answer means it is up
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            raise TrackingUnavailable(
+                f"MLflow tracking server {redact(uri)} does not answer ({reason} within "
+                f"{timeout:.0f} s): start it, or point MLFLOW_TRACKING_URI at one that runs "
+                "(unset it for the local SQLite store)"
+            ) from None
+    elif uri.startswith("sqlite:///"):
+        import sqlite3
+
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return  # created at the first run, under its lock
+        try:
+            with contextlib.closing(sqlite3.connect(path, 60, isolation_level=None)) as db:
+                db.execute("BEGIN IMMEDIATE")
+                try:  # a write that the rollback undoes: a read-only store refuses it
+                    version = db.execute("PRAGMA user_version").fetchone()[0]
+                    db.execute(f"PRAGMA user_version = {int(version)}")
+                finally:
+                    db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            raise TrackingUnavailable(
+                f"MLflow store {path} cannot be written ({exc}): make it writable, or set "
+                "MLFLOW_TRACKING_URI (or KORFLOW_HOME) to a store you can write"
+            ) from None
 
 
 def setup() -> str:
