@@ -199,3 +199,26 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
     # A run logged with them keeps them.
     today = stage_config("pipeline", "quick")
     assert stage_config("pipeline", "quick", as_logged(today.model_dump(mode="json"))) == today
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("reviews.csv", b"", r"--input .*reviews.csv is empty: give a file with a header"),
+        (
+            "reviews.csv",
+            "document\n영화 좋다\n".encode("cp949"),
+            r"--input .*reviews.csv is not UTF-8 \(byte 0xbf: .*iconv -f CP949 -t UTF-8",
+        ),
+        ("reviews.txt", "영화 좋다\n".encode("cp949"), r"--input .*reviews.txt is not UTF-8"),
+    ],
+)
+def test_a_file_to_score_that_cannot_be_read_is_named_with_the_fix(
+    tmp_path, name, content, message
+):
+    from korflow.app.scoring import read_input
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_input(path, "document")

@@ -20,12 +20,27 @@ WRITERS = (".csv", ".tsv", ".parquet", ".jsonl")
 
 def read_input(path: Path, column: str) -> pd.DataFrame:
     """The rows of ``path``. A ``.txt`` is one review a line, unless its first line holds a
-    tab (a header, as in NSMC's ratings_*.txt): then it is a TSV."""
+    tab (a header, as in NSMC's ratings_*.txt): then it is a TSV. A file that is empty, not
+    UTF-8 or not parseable fails with its name and the fix."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise FileNotFoundError(f"--input {path} does not exist")
     if suffix not in READERS:
         raise ValueError(f"--input {path}: read {', '.join(READERS)} files, not {suffix!r}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"--input {path} is empty: give a file with a header and one row a review")
+    try:
+        return _read(path, suffix, column)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"--input {path} is not UTF-8 (byte {exc.object[exc.start]:#04x}: {exc.reason}): "
+            f"convert it, e.g. iconv -f CP949 -t UTF-8 {path.name} > utf8{suffix}"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"--input {path} could not be read as {suffix[1:]}: {exc}") from None
+
+
+def _read(path: Path, suffix: str, column: str) -> pd.DataFrame:
     if suffix == ".parquet":
         table = pd.read_parquet(path)
     elif suffix in (".csv", ".tsv") or _tab_in_first_line(path):
