@@ -7,25 +7,32 @@ module and every project module it imports, directly or not (read from the impor
 so an import inside a function counts too). A fix anywhere a task reaches invalidates its
 results, and only its. Files named in settings (a stop-word list) are keyed by their content.
 
-A cached result is served only while the shards it names still match the sha256 recorded when
-they were written: a truncated or edited shard makes its task run again (under a key naming
-the damage), which rewrites the file where it was, so the next run finds the entry whole.
+A cached result is served only while the files it names are what its task wrote: shards
+against the sha256 they carry, every other file under KORFLOW_HOME (a vocabulary, tensors,
+weights, a FastText model) against the seal its task wrote beside the result (``data_task``).
+A truncated, edited or deleted file makes its task run again (under a key naming the damage),
+which rewrites it where it was, so the next run finds the entry whole.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from prefect import task
 from prefect.cache_policies import CachePolicy, Inputs
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
-from korflow.core.datasets import Shard, digest_of, sha256_file
+from korflow.core import settings
+from korflow.core.datasets import Shard, digest_of, sha256_file, write_json_atomic
 from korflow.core.imports import ROOT, code_files
 from korflow.core.packages import CORPUS_TASKS
 
@@ -97,18 +104,73 @@ def shards_in(value: Any) -> list[Shard]:
 
 def damaged(shard: Shard) -> str | None:
     """Why ``shard``'s file is not what was written (None when it is)."""
-    path = Path(shard.path)
+    return _differs(Path(shard.path), shard.sha256)
+
+
+def _differs(path: Path, sha256: str) -> str | None:
     if not path.is_file():
         return "missing"
-    if sha256_file(path) != shard.sha256:
-        return f"sha256 {sha256_file(path)[:12]}…, written as {shard.sha256[:12]}…"
+    if (now := sha256_file(path)) != sha256:
+        return f"sha256 {now[:12]}…, written as {sha256[:12]}…"
     return None
+
+
+def paths_in(value: Any) -> list[str]:
+    """The paths under KORFLOW_HOME that a task result names, shards aside (they carry their
+    own sha256)."""
+    if isinstance(value, Shard):
+        return []
+    if isinstance(value, BaseModel):
+        value = dict(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return sorted({p for item in value for p in paths_in(item)})
+    if isinstance(value, str) and value.startswith(str(settings.home())):
+        return [value]
+    return []
+
+
+def _files(path: Path) -> list[Path]:
+    """A file, or a folder's files (never a checkpoint: it only serves an interrupted run)."""
+    if path.is_file():
+        return [path]
+    found = path.rglob("*") if path.is_dir() else []
+    return sorted(
+        f
+        for f in found
+        if f.is_file() and not f.name.startswith(".") and "checkpoints" not in f.parts
+    )
+
+
+def _seal_path(paths: list[str]) -> Path:
+    """Where the seal of a result naming ``paths`` is: by the names, not by what a named folder
+    holds now (a later task may add files to it)."""
+    return settings.home() / "seals" / f"{digest_of(paths)}.json"
+
+
+def seal(result: Any) -> None:
+    """Record the sha256 of every file ``result`` names (and of each named folder's files),
+    for ``IntactOutputs`` to check before serving it again."""
+    if paths := paths_in(result):
+        files = [f for p in paths for f in _files(Path(p))]
+        write_json_atomic({str(f): sha256_file(f) for f in files}, _seal_path(paths))
+
+
+def broken_files(result: Any) -> list[tuple[str, str]]:
+    """(path, why) of each file ``result`` names that is not what its task wrote."""
+    found = [(s.path, why) for s in shards_in(result) if (why := damaged(s))]
+    sealed = _seal_path(paths_in(result))
+    if paths_in(result) and sealed.is_file():
+        digests = json.loads(sealed.read_text(encoding="utf-8"))
+        found += [(p, why) for p, sha in digests.items() if (why := _differs(Path(p), sha))]
+    return found
 
 
 @dataclass
 class IntactOutputs(CachePolicy):
-    """``inner``'s key, unless the result cached under it names a damaged shard: then a key
-    naming the damage, so the task runs again and rewrites the shard (logged)."""
+    """``inner``'s key, unless the result cached under it names a damaged file: then a key
+    naming the damage, so the task runs again and rewrites the file (logged)."""
 
     inner: CachePolicy | None = None
 
@@ -117,19 +179,18 @@ class IntactOutputs(CachePolicy):
     ) -> str | None:
         key = self.inner.compute_key(task_ctx, inputs, flow_parameters, **kwargs)
         store = getattr(task_ctx, "result_store", None)
-        if key is None or store is None or not store.exists(key):
-            return key
         try:
-            result = store.read(key).result
+            if key is None or store is None or not store.exists(key):
+                return key
+            found = broken_files(store.read(key).result)
         except Exception:  # noqa: BLE001 - an unreadable record is Prefect's to report
             return key
-        found = [(s, why) for s in shards_in(result) if (why := damaged(s))]
         if not found:
             return key
         logger = get_run_logger()
-        for shard, why in found:
-            logger.warning("cached shard %s is damaged (%s): computing it again", shard.path, why)
-        return f"{key}-healed-{digest_of([(s.path, why) for s, why in found])}"
+        for path, why in found:
+            logger.warning("cached output %s is damaged (%s): computing it again", path, why)
+        return f"{key}-healed-{digest_of(found)}"
 
 
 def data_cache(*packages: str, exclude: tuple[str, ...] = ()) -> CachePolicy:
@@ -140,3 +201,19 @@ def data_cache(*packages: str, exclude: tuple[str, ...] = ()) -> CachePolicy:
 
 
 CORPUS_CACHE = data_cache(*CORPUS_TASKS)
+
+
+def data_task(cache_policy: CachePolicy) -> Callable:
+    """``@task`` for a task whose result is cached on disk: the files it names are sealed as
+    it returns, so a later run serves it only while they are intact."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def sealed(*args: Any, **kwargs: Any) -> Any:
+            result = fn(*args, **kwargs)
+            seal(result)
+            return result
+
+        return task(cache_policy=cache_policy, persist_result=True)(sealed)
+
+    return decorate

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 from gensim.models import KeyedVectors
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from korean.embeddings import FastTextParams, KoreanVectors, train_fasttext, write_corpus
 from korean.evaluation import evaluate_analogy, evaluate_similarity, load_analogies, load_ws353
@@ -17,7 +17,7 @@ from korflow.core.cpu import cpu_turn
 from korflow.core.datasets import Shard, SourceFile, atomic_write, digest_of, sha256_file
 from korflow.core.plots import projection_png
 
-from .caching import data_cache
+from .caching import data_cache, data_task
 
 EMBED_CACHE = data_cache(*packages.EMBED_TASKS)
 
@@ -34,7 +34,7 @@ def _sentences(shards: list[Shard], unit: str):
             yield from (text.split() for text in table.column("text").to_pylist())
 
 
-@task(cache_policy=EMBED_CACHE, persist_result=True)
+@data_task(EMBED_CACHE)
 def export_corpus(shards: list[Shard], unit: str, level: str) -> Shard:
     """Write the training text for one (unit, level) as a corpus file, one sentence a line."""
     path = settings.output_path(
@@ -62,7 +62,7 @@ def export_corpus(shards: list[Shard], unit: str, level: str) -> Shard:
     )
 
 
-@task(cache_policy=EMBED_CACHE, persist_result=True)
+@data_task(EMBED_CACHE)
 def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
     """Train and save a gensim FastText model; the folder appears only once it is complete."""
     logger = get_run_logger()
@@ -92,7 +92,7 @@ def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
     )
 
 
-@task(cache_policy=EMBED_CACHE, persist_result=True)
+@data_task(EMBED_CACHE)
 def evaluate_model(
     model: Shard,
     level: str,

@@ -23,7 +23,7 @@ from korflow.core.datasets import (
 )
 from korflow.core.progress import progress
 
-from .caching import CORPUS_CACHE
+from .caching import CORPUS_CACHE, data_task
 
 NSMC_SCHEMA = pa.schema(
     [("id", pa.int64()), ("document", pa.string()), ("label", pa.int8()), ("split", pa.string())]
@@ -61,7 +61,7 @@ def fetch_file(
     return SourceFile(name=name, path=str(found), sha256=sha, origin=origin)
 
 
-@task(cache_policy=CORPUS_CACHE, persist_result=True)
+@data_task(CORPUS_CACHE)
 def ingest_nsmc(
     files: dict[str, SourceFile],
     max_rows: dict[str, int | None],
@@ -166,7 +166,7 @@ def _wiki_docs(source: SourceFile, skipped: Counter):
     return iter_wiki_docs(Path(source.path), skipped)
 
 
-@task(cache_policy=CORPUS_CACHE, persist_result=True)
+@data_task(CORPUS_CACHE)
 def ingest_wiki(
     source: SourceFile, max_docs: int | None, max_mb: float | None, shard_docs: int
 ) -> Dataset:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import torch
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from korean import lm_text
 from korflow.core import packages, settings
@@ -23,7 +23,7 @@ from models.lm_train import LMTrainConfig, heldout_columns, heldout_scores, trai
 from models.ngram import KneserNey
 from models.train import TrainResult
 
-from .caching import data_cache
+from .caching import data_cache, data_task
 from .training import train_and_test
 
 LM_CACHE = data_cache(*packages.LM_TASKS)
@@ -32,7 +32,7 @@ TRAIN_CACHE = data_cache(*packages.LM_TASKS, exclude=("run_id",))
 HELDOUT = ("wiki", "nsmc")  # val_perplexity_wiki, val_perplexity_nsmc
 
 
-@task(cache_policy=LM_CACHE, persist_result=True)
+@data_task(LM_CACHE)
 def prepare_streams(
     nsmc: list[Shard],
     wiki: list[Shard],
@@ -127,7 +127,7 @@ def load_streams(data: dict, backward: bool) -> tuple[torch.Tensor, dict[str, to
     return read("train"), {name: read(name) for name in HELDOUT}
 
 
-@task(cache_policy=LM_CACHE, persist_result=True)
+@data_task(LM_CACHE)
 def ngram_baseline(data: dict, order: int, backward: bool) -> dict[str, float]:
     """Interpolated Kneser-Ney on the same training ids, scored on the same held-out ids (in
     the columns the LSTM reads them in): ``baseline_ngram_perplexity`` over both held-out
@@ -157,7 +157,7 @@ def model_config(model_cfg: LMConfig, vocab_size: int, backward: bool) -> LMConf
     )
 
 
-@task(cache_policy=TRAIN_CACHE, persist_result=True)
+@data_task(TRAIN_CACHE)
 def train_language_model(
     data: dict,
     model_cfg: LMConfig,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import torch
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from korean.embeddings import KoreanVectors
 from korean.nsmc import training_splits
@@ -20,7 +20,7 @@ from models.lm import LMConfig
 from models.metrics import binary_scores, confusion_matrix
 from models.train import TrainConfig, TrainResult, predict, train
 
-from .caching import data_cache
+from .caching import data_cache, data_task
 from .training import train_and_test, with_embedding
 
 SENTIMENT_CACHE = data_cache(*packages.SENTIMENT_TASKS)
@@ -28,7 +28,7 @@ SENTIMENT_CACHE = data_cache(*packages.SENTIMENT_TASKS)
 TRAIN_CACHE = data_cache(*packages.SENTIMENT_TASKS, exclude=("run_id",))
 
 
-@task(cache_policy=SENTIMENT_CACHE, persist_result=True)
+@data_task(SENTIMENT_CACHE)
 def prepare_data(
     tokens: list[Shard],
     min_freq: int,
@@ -78,7 +78,7 @@ def prepare_data(
     }
 
 
-@task(cache_policy=SENTIMENT_CACHE, persist_result=True)
+@data_task(SENTIMENT_CACHE)
 def embedding_matrix(data: dict, model_path: str, model_sha256: str, level: str) -> str:
     """Rows of FastText vectors for the vocabulary (unseen tokens get n-gram vectors)."""
     vocab = Vocab.load(Path(data["dir"]) / "vocab.json")
@@ -99,7 +99,7 @@ def lm_remap(vocab: Vocab, lm_vocab: Vocab) -> torch.Tensor:
     return torch.tensor(ids)
 
 
-@task(cache_policy=TRAIN_CACHE, persist_result=True)
+@data_task(TRAIN_CACHE)
 def train_classifier(
     data: dict,
     embedding: str | None,

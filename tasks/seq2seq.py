@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from korean import chatbot, generation
 from korean.clean import CleanConfig, Cleaner
@@ -18,7 +18,7 @@ from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
 from models.train import TrainResult
 
-from .caching import data_cache
+from .caching import data_cache, data_task
 from .training import train_and_test, with_embedding
 
 SEQ2SEQ_CACHE = data_cache(*packages.SEQ2SEQ_TASKS)
@@ -26,7 +26,7 @@ SEQ2SEQ_CACHE = data_cache(*packages.SEQ2SEQ_TASKS)
 TRAIN_CACHE = data_cache(*packages.SEQ2SEQ_TASKS, exclude=("run_id",))
 
 
-@task(cache_policy=SEQ2SEQ_CACHE, persist_result=True)
+@data_task(SEQ2SEQ_CACHE)
 def prepare_pairs(
     source: SourceFile,
     clean: CleanConfig,
@@ -100,7 +100,7 @@ def _texts(data: dict) -> dict[str, list[dict]]:
     return json.loads((Path(data["dir"]) / "texts.json").read_text(encoding="utf-8"))
 
 
-@task(cache_policy=SEQ2SEQ_CACHE, persist_result=True)
+@data_task(SEQ2SEQ_CACHE)
 def run_baselines(data: dict) -> dict[str, dict[str, float]]:
     """Test scores of the most frequent training answer and of TF-IDF retrieval."""
     texts = _texts(data)
@@ -116,7 +116,7 @@ def run_baselines(data: dict) -> dict[str, dict[str, float]]:
     }
 
 
-@task(cache_policy=TRAIN_CACHE, persist_result=True)
+@data_task(TRAIN_CACHE)
 def train_chat_model(
     data: dict,
     embedding: str | None,

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from korean.clean import CleanConfig, Cleaner, split_sentences
 from korean.morphemes import TokenizerConfig, get_tokenizer
 from korflow.core import settings
 from korflow.core.datasets import Shard, digest_of, write_shard
 
-from .caching import CORPUS_CACHE
+from .caching import CORPUS_CACHE, data_task
 
 
 def _out(stage: str, shard: Shard, *params: object) -> Path:
@@ -27,7 +27,7 @@ def _out(stage: str, shard: Shard, *params: object) -> Path:
     )
 
 
-@task(cache_policy=CORPUS_CACHE, persist_result=True)
+@data_task(CORPUS_CACHE)
 def clean_shard(
     shard: Shard,
     column: str,
@@ -87,7 +87,7 @@ def clean_shard(
     )
 
 
-@task(cache_policy=CORPUS_CACHE, persist_result=True)
+@data_task(CORPUS_CACHE)
 def tokenize_shard(shard: Shard, config: TokenizerConfig) -> Shard:
     """Add a ``tokens`` column (list of morphemes) with the configured KoNLPy backend."""
     table = shard.read()
@@ -103,7 +103,7 @@ def tokenize_shard(shard: Shard, config: TokenizerConfig) -> Shard:
     return write_shard(table, _out("tokens", shard, config), stats)
 
 
-@task(cache_policy=CORPUS_CACHE, persist_result=True)
+@data_task(CORPUS_CACHE)
 def build_vocabulary(shards: list[Shard], name: str, train_only: bool = True) -> Shard:
     """Token frequencies over the shards (training rows only when a ``split`` column exists)."""
     counts: Counter = Counter()

@@ -207,7 +207,7 @@ def test_a_damaged_cached_shard_is_computed_again_and_the_entry_heals(inputs, fi
     healed = run(inputs)
     s = states(healed.flow_run_id)
     assert s["tokenize_shard"] == {"Cached", "Completed"} and s["clean_shard"] == {"Cached"}
-    assert f"cached shard {path} is damaged (sha256" in caplog.text
+    assert f"cached output {path} is damaged (sha256" in caplog.text
     assert sha256_file(path) == shard["sha256"]  # rewritten where it was, byte for byte
     assert healed.metrics["nsmc.tokens"] == first.metrics["nsmc.tokens"]
     assert states(run(inputs).flow_run_id)["tokenize_shard"] == {"Cached"}  # whole again

@@ -224,3 +224,49 @@ def test_fewer_labels_keep_the_vocabulary_and_validation_and_compare_plots_the_c
     report = compare.write_report(runs, tmp_path)
     assert "## sentiment by labelled reviews" in report.read_text(encoding="utf-8")
     assert (tmp_path / "sentiment_by_labelled_reviews.png").stat().st_size > 1000
+
+
+def test_every_damaged_output_is_computed_again_and_the_run_repeats(inputs, korflow_home):
+    """Issue 21's fault injection: a sentiment run's vocabulary, id tensors, embedding matrix
+    and weights are truncated, then its FastText model; the same run again rewrites each one
+    (the first four as they were), gets the same model, and reads no damaged file as good."""
+    from korflow.core.datasets import sha256_file
+    from tests.conftest import states
+
+    def files() -> set:
+        return {p for p in korflow_home.rglob("*") if p.is_file() and "mlartifacts" not in p.parts}
+
+    def truncate(path):
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    before = files()
+    # Settings of its own (a seed, a FastText size), so that every output is this test's.
+    again = dict(embeddings=["syllable"], split_seed=7, embed__syllable__vector_size=12)
+    first = run(inputs, **again).runs[0]
+    made = files() - before
+    kinds = {
+        "vocabulary": [p for p in made if p.name == "vocab.json" and "data" in p.parts],
+        "ids": [p for p in made if p.name == "train.pt"],
+        "matrix": [p for p in made if p.name.startswith("embedding-syllable")],
+        "weights": [p for p in made if p.name == "weights.pt" and "runs" in p.parts],
+        "fasttext": [p for p in made if p.name == "fasttext.model"],
+    }
+    assert {k: len(v) for k, v in kinds.items()} == dict.fromkeys(kinds, 1), kinds
+    fasttext = kinds.pop("fasttext")[0]
+    digests = {kind: sha256_file(paths[0]) for kind, paths in kinds.items()}
+    for (path,) in kinds.values():
+        truncate(path)
+    healed = run(inputs, **again)
+    s = states(healed.flow_run_id)
+    for name in ("prepare_data", "embedding_matrix", "train_classifier"):
+        assert s[name] == {"Completed"}, (name, s)
+    for kind, (path,) in kinds.items():
+        assert sha256_file(path) == digests[kind], kind  # rewritten as it was
+    assert healed.runs[0].test_accuracy == first.test_accuracy
+    # The FastText model is trained again (gensim stamps each save: new bytes, same vectors).
+    truncate(fasttext)
+    retrained = run(inputs, **again)
+    from korean.embeddings import KoreanVectors
+
+    assert KoreanVectors.load(str(fasttext), "syllable").kv.vector_size == 12  # whole again
+    assert retrained.runs[0].test_accuracy == first.test_accuracy
