@@ -151,7 +151,8 @@ def train_lm(
     result, best_state, stale, start, tokens_seen = TrainResult(), None, 0, 0, 0
 
     checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
-    state = resume(checkpoint, device, model, optimizer, scheduler, scaler, config=asdict(config))
+    trained = (model, optimizer, scheduler, scaler)  # what a checkpoint restores
+    state = resume(checkpoint, device, *trained, config=asdict(config))
     if state:
         result = TrainResult(state["history"], state["best_epoch"], state["best_score"])
         best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
@@ -208,10 +209,7 @@ def train_lm(
             save(
                 checkpoint,
                 device,
-                model,
-                optimizer,
-                scheduler,
-                scaler,
+                *trained,
                 config=asdict(config),
                 epoch=epoch + 1,
                 history=result.history,

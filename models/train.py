@@ -259,16 +259,8 @@ def fit(
     sign = 1.0 if higher_is_better else -1.0
 
     checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
-    state = resume(
-        checkpoint,
-        device,
-        model,
-        optimizer,
-        scheduler,
-        scaler,
-        config=asdict(config),
-        monitor=monitor,
-    )
+    trained = (model, optimizer, scheduler, scaler)  # what a checkpoint restores
+    state = resume(checkpoint, device, *trained, config=asdict(config), monitor=monitor)
     if state:
         if averaged:
             averaged.load_state_dict(state["averaged"])
@@ -334,10 +326,7 @@ def fit(
             save(
                 checkpoint,
                 device,
-                model,
-                optimizer,
-                scheduler,
-                scaler,
+                *trained,
                 config=asdict(config),
                 monitor=monitor,
                 epoch=epoch + 1,
