@@ -174,8 +174,8 @@ def test_predict_scores_a_file_into_a_table_beside_its_columns(inputs, tmp_path)
 
 def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
     """A pipeline logged before NSMC had its own cleaning, the classifier its n-gram bag (and
-    its dropout) and training its moving average and fused AdamW re-runs as it ran, not with
-    today's defaults."""
+    its dropout), training its moving average and fused AdamW and the lm variant its biLM memo
+    re-runs as it ran, not with today's defaults."""
     from korflow.app.reproduce import as_logged
     from korflow.core.profiles import stage_config
 
@@ -184,7 +184,8 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
             return {
                 k: before(v)
                 for k, v in settings.items()
-                if k not in ("nsmc_clean", "ngram_buckets", "ngram_dropout", "ema", "fused")
+                if k
+                not in ("nsmc_clean", "ngram_buckets", "ngram_dropout", "ema", "fused", "bilm_memo")
             }
         return settings
 
@@ -196,6 +197,7 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
     assert config.sentiment.model.ngram_buckets == 0
     assert config.sentiment.model.ngram_dropout == 0 and config.sentiment.train.ema == 0
     assert not config.sentiment.train.fused and not config.seq2seq.train.fused
+    assert not config.sentiment.bilm_memo  # the biLM was read live every epoch
     # A run logged with them keeps them.
     today = stage_config("pipeline", "quick")
     assert stage_config("pipeline", "quick", as_logged(today.model_dump(mode="json"))) == today
