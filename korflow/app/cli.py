@@ -206,9 +206,8 @@ def _let_prefect_record(started: datetime, limit: float = 15.0) -> None:
         return
     unfinished = TaskRunFilter(
         start_time=TaskRunFilterStartTime(after_=started),
-        state=TaskRunFilterState(
-            type=TaskRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
-        ),
+        # Running ones only: a failed flow leaves the tasks after it pending for good.
+        state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.RUNNING])),
     )
     deadline = time.monotonic() + limit
     with contextlib.suppress(Exception), get_client(sync_client=True) as client:
