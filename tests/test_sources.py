@@ -92,3 +92,15 @@ def test_streaming_a_url_reads_only_what_is_asked(server):
     url, _ = server
     with sources.open_url(f"{url}/ok") as stream:
         assert stream.read(2) == b"id"
+
+
+def test_only_a_network_error_a_later_try_may_not_meet_is_transient():
+    import requests
+
+    from korflow.core.sources import http_session, is_transient
+
+    with pytest.raises(requests.ConnectionError) as refused:  # nothing listens on port 1
+        http_session(retries=0).get("http://127.0.0.1:1/dump.xml.bz2", timeout=5)
+    assert not is_transient(refused.value)  # fails at once, not after minutes of retries
+    assert is_transient(requests.ConnectionError("Connection reset by peer"))
+    assert is_transient(requests.Timeout())

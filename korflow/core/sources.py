@@ -101,10 +101,14 @@ def http_session(retries: int = 5) -> requests.Session:
 
 def is_transient(exc: BaseException) -> bool:
     """A network error that a later try may not meet (connection, timeout, 429 or 5xx);
-    a checksum mismatch, a missing file or a malformed input fails the same way every time."""
+    a checksum mismatch, a missing file or a malformed input fails the same way every time,
+    and so does a host that refuses the connection (nothing listens there: the session's own
+    retries, about half a minute, cover a server that restarts)."""
     if isinstance(exc, requests.HTTPError):
         status = exc.response.status_code if exc.response is not None else 0
         return status == 429 or status >= 500
+    if _refused(exc):
+        return False
     return isinstance(
         exc,
         (
@@ -113,6 +117,19 @@ def is_transient(exc: BaseException) -> bool:
             requests.exceptions.ChunkedEncodingError,
         ),
     )
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """ECONNREFUSED somewhere in the exception's chain (requests wraps urllib3's)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        reason = getattr(exc, "reason", None)
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = reason if isinstance(reason, BaseException) else inner or exc.__cause__
+        seen += 1
+    return False
 
 
 def verify(path: Path, expected: str | None, algo: str = "sha256") -> str:
