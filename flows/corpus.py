@@ -24,6 +24,7 @@ from korflow.core import settings, tracking
 from korflow.core.datasets import Dataset, Shard, write_json_atomic
 from korflow.core.profiles import CorpusConfig, flow_settings
 from korflow.core.progress import progress
+from korflow.core.secrets import redact
 from korflow.core.sources import NSMC, is_url
 from tasks.ingest import fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
 from tasks.text import build_vocabulary, clean_shard, tokenize_shard
@@ -162,7 +163,7 @@ def corpus_flow(
         flow_run_id=tags["korflow.prefect_flow_run_id"],
         manifest=str(manifest_path),
         metrics=summary,
-        tracking_uri=mlflow.get_tracking_uri(),
+        tracking_uri=redact(mlflow.get_tracking_uri()),
         seconds=elapsed,
     )
 

@@ -38,6 +38,7 @@ from flows.sentiment import sentiment_flow
 from flows.seq2seq import seq2seq_flow
 from korflow.core import compare, settings, tracking
 from korflow.core.profiles import PipelineConfig, flow_settings
+from korflow.core.secrets import redact
 
 FLOWS = {
     "corpus": corpus_flow,
@@ -105,7 +106,7 @@ def pipeline_flow(
     with tracking.stage_run("pipeline", cfg.profile, params, tags=tags, flow=record) as parent:
         run_id = parent.info.run_id
         mlflow.set_tag("korflow.pipeline_run_id", run_id)
-        logger.info("pipeline MLflow run %s (%s)", run_id, mlflow.get_tracking_uri())
+        logger.info("pipeline MLflow run %s (%s)", run_id, redact(mlflow.get_tracking_uri()))
         with tracking.pipeline_scope(run_id, prefect_run, cfg.profile):
             futures = _submit(cfg, mirror_arg)
             results, failed = {}, {}
@@ -139,7 +140,7 @@ def pipeline_flow(
         stages=results,
         seconds=elapsed,
         report=report,
-        tracking_uri=mlflow.get_tracking_uri(),
+        tracking_uri=redact(mlflow.get_tracking_uri()),
     )
 
 

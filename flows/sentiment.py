@@ -72,7 +72,8 @@ def sentiment_flow(
             "vocab": forward.vocab,
             "model": forward.model,
             "sha256": [sha256_file(r.weights) for r in (forward, backward)],
-            "memo": cfg.bilm_memo,
+            # Only when on: a live biLM keeps the cache key and run folder it had before.
+            **({"memo": True} if cfg.bilm_memo else {}),
         }
         lm_tags = {"korflow.lm_run_ids": f"{forward.run_id},{backward.run_id}"}
         morpheme_lm = morphemes.model_dump(mode="json")

@@ -96,7 +96,9 @@ def parse_reviews(
         )
     table = NsmcTable()
     decoded = (raw.decode("utf-8", "replace") for raw in rest)
-    reader = csv.reader(decoded, delimiter=delimiter)
+    # A TSV's quotes are text (a review may open a quote it never closes); a CSV's quote.
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    reader = csv.reader(decoded, delimiter=delimiter, quoting=quoting)
     next(reader)
     where = {c: header.index(c) for c in (text, label, "id") if c in header}
     while True:

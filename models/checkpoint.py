@@ -4,6 +4,7 @@ to resume, and a damaged file set aside rather than trusted or left to block eve
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,15 +43,16 @@ def resume(
 ) -> dict | None:
     """Restore what ``save`` wrote at ``path`` and return its fields, or None when there is
     nothing to resume from. ``expected``: fields that must match (the settings it was written
-    with). A file that cannot be read (truncated, a disk error) is renamed ``*.damaged`` with a
-    warning naming it, and the training starts from scratch."""
+    with). A file whose bytes cannot be read back (truncated, overwritten) is renamed
+    ``*.damaged`` with a warning naming it, and the training starts from scratch; an error of
+    the disk or the file system is raised as it is."""
     if path is None or not path.is_file():
         return None
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
+    try:  # read into CPU memory: a full GPU is not a damaged file
+        state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or "model" not in state:
             raise ValueError("not a korflow checkpoint")
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is set aside the same way
+    except (EOFError, pickle.UnpicklingError, RuntimeError, ValueError) as exc:  # the bytes
         aside = path.with_name(path.name + ".damaged")
         path.replace(aside)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

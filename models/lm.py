@@ -226,19 +226,22 @@ class BiLM(nn.Module):
     @torch.no_grad()
     def _remembered(self, ids: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
         """``layers`` read from the memo (padding positions zero; the RNN never reads them),
-        reading only the texts it lacks."""
+        reading only the texts it lacks. The memo stays in CPU memory, also on a GPU."""
+        lengths = lengths.to(ids.device)
         sizes = lengths.tolist()
-        keys = [row[:n].cpu().numpy().tobytes() for row, n in zip(ids, sizes, strict=True)]
+        rows_cpu = ids.cpu().numpy()
+        keys = [row[:n].tobytes() for row, n in zip(rows_cpu, sizes, strict=True)]
         missing = [i for i, key in enumerate(keys) if key not in self.memo]
         if missing:
             rows = torch.tensor(missing, device=ids.device)
             read = torch.stack(self.layers(ids[rows], lengths[rows]), dim=2)  # [b, T, L, size]
+            read = read.to("cpu", torch.float16)
             for j, i in enumerate(missing):
-                self.memo[keys[i]] = read[j, : sizes[i]].to(torch.float16)
-        out = ids.new_zeros((*ids.shape, len(self.forward_lm.rnns), self.size), dtype=torch.float)
+                self.memo[keys[i]] = read[j, : sizes[i]].clone()  # not a view of the batch
+        out = torch.zeros((*ids.shape, len(self.forward_lm.rnns), self.size))
         for i, key in enumerate(keys):
             out[i, : sizes[i]] = self.memo[key]
-        return list(out.unbind(2))
+        return list(out.to(ids.device, non_blocking=True).unbind(2))
 
 
 @torch.no_grad()

@@ -179,18 +179,27 @@ class IntactOutputs(CachePolicy):
     ) -> str | None:
         key = self.inner.compute_key(task_ctx, inputs, flow_parameters, **kwargs)
         store = getattr(task_ctx, "result_store", None)
-        try:
-            if key is None or store is None or not store.exists(key):
-                return key
-            found = broken_files(store.read(key).result)
-        except Exception:  # noqa: BLE001 - an unreadable record is Prefect's to report
+        if key is None or store is None:
             return key
-        if not found:
-            return key
-        logger = get_run_logger()
-        for path, why in found:
-            logger.warning("cached output %s is damaged (%s): computing it again", path, why)
-        return f"{key}-healed-{digest_of(found)}"
+        # The entry, else its healed successors in turn: the first that is whole is served, a
+        # free one is computed (a file damaged again moves on to the next).
+        damage: list[tuple[str, str]] = []
+        for attempt in range(100):
+            candidate = key if attempt == 0 else f"{key}-healed-{attempt}"
+            try:
+                if not store.exists(candidate):
+                    break
+                found = broken_files(store.read(candidate).result)
+            except Exception:  # noqa: BLE001 - an unreadable record is Prefect's to report
+                return candidate
+            if not found:
+                return candidate
+            damage = found
+        for path, why in damage:  # what this run computes again, and why
+            get_run_logger().warning(
+                "cached output %s is damaged (%s): computing it again", path, why
+            )
+        return candidate
 
 
 def data_cache(*packages: str, exclude: tuple[str, ...] = ()) -> CachePolicy:

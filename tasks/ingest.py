@@ -73,7 +73,14 @@ def ingest_nsmc(
     (counted skips), into shards of (id, document, label, split)."""
     logger = get_run_logger()
     out = settings.output_path(
-        "corpus", "nsmc", digest_of({k: f.sha256 for k, f in files.items()}, max_rows, shard_rows)
+        "corpus",
+        "nsmc",
+        digest_of(
+            {k: f.sha256 for k, f in files.items()},
+            max_rows,
+            shard_rows,
+            *([list(columns)] if tuple(columns) != ("document", "label") else []),
+        ),
     )
     shards, stats = [], {}
     for split, source in sorted(files.items(), key=lambda kv: kv[0] != "train"):

@@ -211,3 +211,7 @@ def test_a_damaged_cached_shard_is_computed_again_and_the_entry_heals(inputs, fi
     assert sha256_file(path) == shard["sha256"]  # rewritten where it was, byte for byte
     assert healed.metrics["nsmc.tokens"] == first.metrics["nsmc.tokens"]
     assert states(run(inputs).flow_run_id)["tokenize_shard"] == {"Cached"}  # whole again
+    path.unlink()  # damaged again, another way: healed again, then served again
+    assert states(run(inputs).flow_run_id)["tokenize_shard"] == {"Cached", "Completed"}
+    assert sha256_file(path) == shard["sha256"]
+    assert states(run(inputs).flow_run_id)["tokenize_shard"] == {"Cached"}

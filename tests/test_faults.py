@@ -144,4 +144,38 @@ def test_outputs_follow_the_umask_and_the_cpu_turn_is_the_users(tmp_path):
         os.umask(previous)
     assert Path(shared.path).stat().st_mode & 0o777 == 0o644
     assert Path(private.path).stat().st_mode & 0o777 == 0o600
+    from korflow.core.datasets import atomic_write
+
+    previous = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "model", folder=True) as folder:
+            (folder / "weights").write_bytes(b"w")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
     assert cpu.lock_path().name == f"korflow-cpu-{os.getuid()}.lock"
+
+
+def test_credentials_are_masked_kept_aside_and_refused_when_lost():
+    from korflow.core import secrets
+
+    given = f"https://reader:{SECRET}@dumps.example/x.xml.bz2?token=T0k&lang=ko"
+    masked = secrets.hide({"wiki_source": given, "other": "plain"})
+    assert masked == {
+        "wiki_source": "https://reader:***@dumps.example/x.xml.bz2?token=***&lang=ko",
+        "other": "plain",
+    }
+    url, auth = secrets.credentials(masked["wiki_source"])
+    assert url == "https://dumps.example/x.xml.bz2?token=T0k&lang=ko" and auth == ("reader", SECRET)
+    assert secrets.redact(f"failed: {given}") == f"failed: {masked['wiki_source']}"
+    # A masked URL whose credentials this process never saw (korflow reproduce) is refused.
+    with pytest.raises(PermissionError, match=r"reader:\*\*\*@.*give the full URL again"):
+        secrets.credentials("https://reader:***@dumps.example/y.xml.bz2")
+
+
+def test_a_tsv_review_may_open_a_quote_it_never_closes():
+    from korean.nsmc import parse_reviews
+
+    lines = [line.encode() for line in ("label\tdocument\n", '1\t"최고의 영화\n', "0\t별로\n")]
+    table = parse_reviews(lines, "mine.tsv")
+    assert table.documents == ['"최고의 영화', "별로"] and table.labels == [1, 0]

@@ -270,3 +270,6 @@ def test_every_damaged_output_is_computed_again_and_the_run_repeats(inputs, korf
 
     assert KoreanVectors.load(str(fasttext), "syllable").kv.vector_size == 12  # whole again
     assert retrained.runs[0].test_accuracy == first.test_accuracy
+    # New bytes, yet the next run settles on them: everything is served from the cache.
+    s = states(run(inputs, **again).flow_run_id)
+    assert all(s[name] == {"Cached"} for name in ("prepare_data", "train_classifier")), s

@@ -9,9 +9,9 @@ import logging
 import os
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from korflow.core import crash, settings
 from korflow.core.errors import one_line
+from korflow.core.secrets import redact
 
 app = typer.Typer(
     help="Korean NLP workflow: corpus -> FastText -> LSTMs, on Prefect and MLflow.",
@@ -112,10 +113,22 @@ class _NoTraceback(logging.Filter):
         return True
 
 
+class _Redacted(logging.Filter):
+    """A log line with its URL passwords and secret query values masked (a failed download's
+    message holds its URL), before the console or Prefect's API sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if redact(message) != message:
+            record.msg, record.args = redact(message), ()
+        return True
+
+
 def _quiet_tracebacks() -> None:
-    if not _debug():
-        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
-            for handler in logging.getLogger(name).handlers:
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(_Redacted())
+            if not _debug():
                 handler.addFilter(_NoTraceback())
 
 
@@ -165,11 +178,9 @@ def _run_flow(
     _quiet_tracebacks()
     if stage != "pipeline":  # the pipeline passes the runner on to its stages itself
         flow = flow.with_options(task_runner=make_runner(task_runner))
-    started = datetime.now(timezone.utc)
-    try:
-        return flow(profile=profile, config=config, data_mirror=str(mirror) if mirror else None)
-    finally:
-        _let_prefect_record(started)
+    result = flow(profile=profile, config=config, data_mirror=str(mirror) if mirror else None)
+    _let_prefect_record(result.flow_run_id)
+    return result
 
 
 def _start_prefect_api() -> None:
@@ -187,30 +198,36 @@ def _start_prefect_api() -> None:
         client.api_healthcheck()
 
 
-def _let_prefect_record(started: datetime, limit: float = 15.0) -> None:
+def _let_prefect_record(flow_run_id: str, limit: float = 15.0) -> None:
     """Wait (``limit`` s at most) until the temporary Prefect API has recorded as finished the
-    task runs started since ``started``: stopping it while it still records (behind another
-    korflow's writes to the same database) would lose their final states and print its
-    recorder's tracebacks. A real server records on after this command ends."""
+    task runs of this flow run and its subflows: stopping it while it still records (behind
+    another korflow's writes to the same database) would lose their final states and print
+    its recorder's tracebacks. A real server records on after this command ends."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
         TaskRunFilter,
-        TaskRunFilterStartTime,
+        TaskRunFilterFlowRunId,
         TaskRunFilterState,
         TaskRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
     from prefect.settings import PREFECT_API_URL
 
-    if PREFECT_API_URL.value():
+    if PREFECT_API_URL.value() or not flow_run_id:
         return
-    unfinished = TaskRunFilter(
-        start_time=TaskRunFilterStartTime(after_=started),
-        # Running ones only: a failed flow leaves the tasks after it pending for good.
-        state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.RUNNING])),
-    )
     deadline = time.monotonic() + limit
     with contextlib.suppress(Exception), get_client(sync_client=True) as client:
+        runs, level = [UUID(flow_run_id)], [UUID(flow_run_id)]
+        while level:  # the subflows, level by level
+            children = FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=level))
+            level = [r.id for r in client.read_flow_runs(flow_run_filter=children)]
+            runs += level
+        unfinished = TaskRunFilter(
+            flow_run_id=TaskRunFilterFlowRunId(any_=runs),
+            state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.RUNNING])),
+        )
         while client.read_task_runs(task_run_filter=unfinished, limit=1):
             if time.monotonic() > deadline:
                 break
@@ -246,7 +263,7 @@ def _stage(
     console.print(f"tracking URI {result.tracking_uri}", markup=False)
     if stage == "pipeline":
         console.print(
-            f"UIs: `mlflow ui --backend-store-uri {settings.tracking_uri()}` and "
+            f"UIs: `mlflow ui --backend-store-uri {redact(settings.tracking_uri())}` and "
             "`prefect server start`",
             markup=False,
         )

@@ -143,9 +143,12 @@ def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def label_curve(runs: pd.DataFrame) -> pd.DataFrame:
     """Sentiment test accuracy against the labelled reviews trained on (``train_rows``), per
-    embedding: mean, sd and count over the runs (seeds) of each size. Empty unless the runs
-    cover two sizes or more."""
-    columns = ["variant", "train_rows", "test_accuracy_mean", "test_accuracy_sd", "runs"]
+    embedding and profile (one test set each): mean, sd and count over the runs (seeds) of
+    each size. Empty unless the runs cover two sizes or more."""
+    columns = [
+        *("variant", "profile", "train_rows"),
+        *("test_accuracy_mean", "test_accuracy_sd", "runs"),
+    ]
     wanted = ("metrics.train_rows", "metrics.test_accuracy")
     part = runs[runs["stage"] == "sentiment"] if not runs.empty else runs
     if part.empty or not all(c in part for c in wanted):
@@ -153,7 +156,8 @@ def label_curve(runs: pd.DataFrame) -> pd.DataFrame:
     part = part.dropna(subset=list(wanted))
     if part["metrics.train_rows"].nunique() < 2:
         return pd.DataFrame(columns=columns)
-    grouped = part.groupby(["variant", "metrics.train_rows"])["metrics.test_accuracy"]
+    keys = ["variant", "tags.korflow.profile", "metrics.train_rows"]
+    grouped = part.groupby(keys)["metrics.test_accuracy"]
     table = grouped.agg(["mean", "std", "count"]).reset_index()
     table.columns = columns
     table["train_rows"] = table["train_rows"].astype(int)

@@ -90,7 +90,9 @@ def _temporary_sibling(path: Path, folder: bool = False) -> Path:
     """A new temporary sibling of ``path`` (a file, or with ``folder`` a folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if folder:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes it private, as mkstemp does a file
+        return tmp
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     # mkstemp makes it private (0600); the file it becomes is an ordinary output, readable as
     # the user's umask allows (by the serving account, a teammate).

@@ -104,7 +104,7 @@ def label_curve_png(table, path: str | Path, title: str) -> Path:
     one line per variant; ``table`` as ``compare.label_curve`` makes it."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for variant, rows in table.groupby("variant"):
+    for (variant, profile), rows in table.groupby(["variant", "profile"]):
         rows = rows.sort_values("train_rows")
         sd = rows["test_accuracy_sd"].fillna(0)  # one run: no spread
         ax.errorbar(
@@ -113,7 +113,7 @@ def label_curve_png(table, path: str | Path, title: str) -> Path:
             yerr=sd,
             marker="o",
             capsize=3,
-            label=variant,
+            label=f"{variant} ({profile})",
         )
     ax.set_xscale("log")
     ax.set_xlabel("labelled training reviews")

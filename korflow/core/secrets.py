@@ -34,6 +34,10 @@ def redact(text: str) -> str:
     return text
 
 
+def _masked(text: str) -> bool:
+    return any(m["secret"] == MASK for p in (_USERINFO, _QUERY) for m in p.finditer(text))
+
+
 def _stash() -> dict[str, str]:
     return json.loads(os.environ.get(_ENV, "{}"))
 
@@ -56,6 +60,11 @@ def credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     """The URL to request (without user info; secret query values restored) and its basic-auth
     pair, for a URL ``hide`` masked or one given as it is."""
     real = _stash().get(url, url)
+    if _masked(real):  # masked when logged, and not given again in this process
+        raise PermissionError(
+            f"{real}: its credentials were masked when the settings were logged (korflow "
+            "reproduce, a deployment, a remote worker): give the full URL again"
+        )
     parts = urlsplit(real)
     if parts.username is None:
         return real, None

@@ -53,9 +53,12 @@ def configure(korflow_home: str | Path | None = None) -> Path:
     root = home()
     root.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(root / "prefect-results"))
-    # Prefect's database (and profiles) per korflow home, as `korflow serve` keeps it: homes do
-    # not share flow runs, and the served UI shows the runs made here.
-    os.environ.setdefault("PREFECT_HOME", str(root / "prefect"))
+    # Prefect's database per korflow home, as `korflow serve` keeps it: homes do not share
+    # flow runs, and the served UI shows the runs made here. The user's Prefect profiles (a
+    # server set with `prefect config set PREFECT_API_URL=…`) stay where Prefect keeps them.
+    if "PREFECT_HOME" not in os.environ:
+        os.environ.setdefault("PREFECT_PROFILES_PATH", str(Path.home() / ".prefect/profiles.toml"))
+        os.environ["PREFECT_HOME"] = str(root / "prefect")
     os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri())
     # The ephemeral Prefect server's telemetry heartbeat only contends for its SQLite file.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
