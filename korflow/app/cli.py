@@ -179,7 +179,7 @@ def _run_flow(
     if stage != "pipeline":  # the pipeline passes the runner on to its stages itself
         flow = flow.with_options(task_runner=make_runner(task_runner))
     result = flow(profile=profile, config=config, data_mirror=str(mirror) if mirror else None)
-    _let_prefect_record(result.flow_run_id)
+    _let_prefect_record(getattr(result, "flow_run_id", None))
     return result
 
 
@@ -198,7 +198,7 @@ def _start_prefect_api() -> None:
         client.api_healthcheck()
 
 
-def _let_prefect_record(flow_run_id: str, limit: float = 15.0) -> None:
+def _let_prefect_record(flow_run_id: str | None, limit: float = 15.0) -> None:
     """Wait (``limit`` s at most) until the temporary Prefect API has recorded as finished the
     task runs of this flow run and its subflows: stopping it while it still records (behind
     another korflow's writes to the same database) would lose their final states and print
