@@ -181,7 +181,7 @@ class BiLM(nn.Module):
         """Keep each text's layers after its first read (float16, keyed by its ids; about
         2 KB a token for the full profile's biLM), or forget them all. The language models are
         frozen and read a text alike in any batch, so later epochs skip them: an lm epoch
-        costs about what a random one does (BENCHMARKS.md, "Language models")."""
+        1.55x faster (BENCHMARKS.md, "Sentiment from the language models")."""
         self.memo = {} if on else None
 
     def load_language_models(
