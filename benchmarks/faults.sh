@@ -23,10 +23,10 @@ grep -o "cached output .* computing it again" $F/h2.err | head -1
 # 3. a password in a URL (python's http.server on loopback)
 (cd $F/www && python3 -m http.server 8765 --bind 127.0.0.1 > /dev/null 2>&1 & echo $! > $F/www.pid)
 sleep 1
-row "3. --wiki-source http://reader:s3cr3t@127.0.0.1:8765/…" $F/h3 $K $ARGS --wiki-source http://reader:s3cr3t@127.0.0.1:8765/kowiki.xml.bz2
-echo "   files under the home holding the secret: $(grep -rl s3cr3t $F/h3 | wc -l); in its output: $(grep -c s3cr3t $F/h3.out $F/h3.err | paste -sd' ')"
+row "3. --wiki-source http://reader:Zq7-unique-Pw@127.0.0.1:8765/…" $F/h3 $K $ARGS --wiki-source http://reader:Zq7-unique-Pw@127.0.0.1:8765/kowiki.xml.bz2
+echo "   files under the home holding the secret: $(grep -rl Zq7-unique-Pw $F/h3 | wc -l); in its output: $(grep -c Zq7-unique-Pw $F/h3.out $F/h3.err | paste -sd' ')"
 kill $(cat $F/www.pid)
-row "3b. the same, server refused (port 1)" $F/h3b $K $ARGS --wiki-source http://reader:s3cr3t@127.0.0.1:1/kowiki.xml.bz2
+row "3b. the same, server refused (port 1)" $F/h3b $K $ARGS --wiki-source http://reader:Zq7-unique-Pw@127.0.0.1:1/kowiki.xml.bz2
 # 4. an unreachable tracking server
 row "4. MLFLOW_TRACKING_URI=http://127.0.0.1:1" $F/h4 env MLFLOW_TRACKING_URI=http://127.0.0.1:1 $K $ARGS --wiki-source $F/www/kowiki.xml.bz2
 # 5. a read-only store
