@@ -125,3 +125,23 @@ def test_an_unchanged_rerun_is_served_from_the_cache(result, inputs):
     for task in ("prepare_streams", "ngram_baseline", "train_language_model"):
         assert s[task] == {"Cached"}, (task, s[task])
     assert [r.val_perplexity for r in again.runs] == [r.val_perplexity for r in result.runs]
+
+
+def test_damaged_language_model_files_are_computed_again(result, inputs):
+    """Issue 21's fault injection for this stage: its token streams and weights truncated,
+    the same run rewrites them as they were and scores the same."""
+    from pathlib import Path
+
+    from korflow.core.datasets import sha256_file
+
+    forward = result.find("morpheme", "forward")
+    streams = Path(forward.vocab).with_name("train.pt")
+    damaged = [Path(forward.weights), streams]
+    digests = [sha256_file(p) for p in damaged]
+    for path in damaged:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    again = run(inputs)
+    assert [sha256_file(p) for p in damaged] == digests  # rewritten as they were
+    s = states(again.flow_run_id)
+    assert "Completed" in s["prepare_streams"] and "Completed" in s["train_language_model"]
+    assert again.find("morpheme", "forward").val_perplexity == forward.val_perplexity
