@@ -10,8 +10,8 @@ results, and only its. Files named in settings (a stop-word list) are keyed by t
 A cached result is served only while the files it names are what its task wrote: shards
 against the sha256 they carry, every other file under KORFLOW_HOME (a vocabulary, tensors,
 weights, a FastText model) against the seal its task wrote beside the result (``data_task``).
-A truncated, edited or deleted file makes its task run again (under a key naming the damage),
-which rewrites it where it was, so the next run finds the entry whole.
+A truncated, edited or deleted file makes its task run again (under the entry's next healed
+key), which rewrites it where it was, so the next run finds a whole entry.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -89,22 +89,22 @@ class ProjectCode(CachePolicy):
         )
 
 
-def shards_in(value: Any) -> list[Shard]:
-    """The shards a task result holds, however nested (a Dataset, a list, a dict)."""
-    if isinstance(value, Shard):
-        return [value]
-    if isinstance(value, BaseModel):
+def _leaves(value: Any) -> Iterator[Any]:
+    """The shards and plain values a task result holds, however nested (a Dataset, a list, a
+    dict); a shard is one leaf, not its fields."""
+    if isinstance(value, BaseModel) and not isinstance(value, Shard):
         value = dict(value)
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, (list, tuple)):
-        return [s for item in value for s in shards_in(item)]
-    return []
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
 
 
-def damaged(shard: Shard) -> str | None:
-    """Why ``shard``'s file is not what was written (None when it is)."""
-    return _differs(Path(shard.path), shard.sha256)
+def shards_in(value: Any) -> list[Shard]:
+    return [leaf for leaf in _leaves(value) if isinstance(leaf, Shard)]
 
 
 def _differs(path: Path, sha256: str) -> str | None:
@@ -118,17 +118,8 @@ def _differs(path: Path, sha256: str) -> str | None:
 def paths_in(value: Any) -> list[str]:
     """The paths under KORFLOW_HOME that a task result names, shards aside (they carry their
     own sha256)."""
-    if isinstance(value, Shard):
-        return []
-    if isinstance(value, BaseModel):
-        value = dict(value)
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return sorted({p for item in value for p in paths_in(item)})
-    if isinstance(value, str) and value.startswith(str(settings.home())):
-        return [value]
-    return []
+    home = str(settings.home())
+    return sorted({v for v in _leaves(value) if isinstance(v, str) and v.startswith(home)})
 
 
 def _files(path: Path) -> list[Path]:
@@ -159,9 +150,10 @@ def seal(result: Any) -> None:
 
 def broken_files(result: Any) -> list[tuple[str, str]]:
     """(path, why) of each file ``result`` names that is not what its task wrote."""
-    found = [(s.path, why) for s in shards_in(result) if (why := damaged(s))]
-    sealed = _seal_path(paths_in(result))
-    if paths_in(result) and sealed.is_file():
+    found = [(s.path, why) for s in shards_in(result) if (why := _differs(Path(s.path), s.sha256))]
+    paths = paths_in(result)
+    sealed = _seal_path(paths)
+    if paths and sealed.is_file():
         digests = json.loads(sealed.read_text(encoding="utf-8"))
         found += [(p, why) for p, sha in digests.items() if (why := _differs(Path(p), sha))]
     return found
@@ -169,8 +161,9 @@ def broken_files(result: Any) -> list[tuple[str, str]]:
 
 @dataclass
 class IntactOutputs(CachePolicy):
-    """``inner``'s key, unless the result cached under it names a damaged file: then a key
-    naming the damage, so the task runs again and rewrites the file (logged)."""
+    """``inner``'s key, unless the result cached under it names a damaged file: then the first
+    whole healed successor's, else a new one, so the task runs again and rewrites the file
+    (logged)."""
 
     inner: CachePolicy | None = None
 
@@ -204,8 +197,8 @@ class IntactOutputs(CachePolicy):
 
 def data_cache(*packages: str, exclude: tuple[str, ...] = ()) -> CachePolicy:
     """Inputs (but ``exclude``: where a result is reported, not what it is) + the task's code
-    (its module and all it imports) + the packages it calls; served only with its shards
-    intact."""
+    (its module and all it imports) + the packages it calls; served only with the files it
+    names intact."""
     return IntactOutputs(inner=Inputs(exclude=list(exclude)) + ProjectCode(packages=packages))
 
 

@@ -49,9 +49,8 @@ def hide(value: Any) -> Any:
         return {k: hide(v) for k, v in value.items()}
     if isinstance(value, list):
         return [hide(v) for v in value]
-    if not isinstance(value, str) or redact(value) == value:
+    if not isinstance(value, str) or (masked := redact(value)) == value:
         return value
-    masked = redact(value)
     os.environ[_ENV] = json.dumps({**_stash(), masked: value})
     return masked
 
