@@ -119,8 +119,8 @@ class _Redacted(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if redact(message) != message:
-            record.msg, record.args = redact(message), ()
+        if (masked := redact(message)) != message:
+            record.msg, record.args = masked, ()
         return True
 
 

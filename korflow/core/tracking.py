@@ -68,11 +68,11 @@ def check_store(timeout: float = 5.0) -> None:
     if uri.startswith(("http://", "https://")):
         import requests
 
-        from korflow.core.secrets import credentials, redact
+        from korflow.core.secrets import redact
+        from korflow.core.sources import http_session
 
-        url, auth = credentials(uri.rstrip("/") + "/health")
-        try:
-            requests.get(url, auth=auth, timeout=timeout)  # any answer means it is up
+        try:  # any answer means it is up; the session sends a URL's credentials as a header
+            http_session(retries=0).get(uri.rstrip("/") + "/health", timeout=timeout)
         except requests.RequestException as exc:
             reason = type(exc).__name__
             raise TrackingUnavailable(
