@@ -25,7 +25,7 @@ from korflow.core.profiles import Seq2SeqStageConfig, flow_settings
 from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
 from tasks.ingest import fetch_file
 from tasks.sentiment import embedding_matrix
-from tasks.seq2seq import prepare_pairs, run_baselines, train_chat_model
+from tasks.seq2seq import PAIRS, prepare_pairs, retrieve_answers, run_baselines, train_chat_model
 
 MODEL_NAME = "korflow-seq2seq"
 EXAMPLE_QUESTIONS = ["오늘 너무 피곤해", "헤어진 지 일주일 됐어", "좋아하는 사람이 생겼어", ""]
@@ -60,6 +60,8 @@ def seq2seq_flow(
         cfg.split_seed,
     )
     baselines = run_baselines(data)
+    # Retrieve and refine reads each question with the answers of its nearest training questions.
+    refine = retrieve_answers(data, cfg.retrieved) if "refine" in cfg.attentions else None
     fasttext, matrix = None, None
     if cfg.embedding != "random":
         fasttext = fasttext_models(
@@ -111,6 +113,8 @@ def seq2seq_flow(
 
     def answers(training: dict, folder: Path) -> dict:
         mlflow.log_dict({"skipped": data["skipped"], **duplicates}, "data/answers.json")
+        if training.get("val_chrf_by_take_bias"):  # retrieve and refine: its rule's choice
+            mlflow.log_dict(training["val_chrf_by_take_bias"], "data/val_chrf_by_take_bias.json")
         mlflow.log_table(pd.DataFrame(training["samples"]), "samples/test_answers.json")
         # The fixed everyday questions, answered by the model exactly as it is served.
         questions = list(EVERYDAY_QUESTIONS)
@@ -123,12 +127,23 @@ def seq2seq_flow(
     logger.info("baselines on the test split: %s", baselines)
     runs = []
     for attention in cfg.attentions:  # one at a time: each training uses every core
+        if attention == "refine":
+            variant_data = refine
+            model_cfg = replace(cfg.model, attention="additive", copy=True, choices=cfg.retrieved)
+            variant_served = replace(
+                served,
+                settings={**served.settings, "retrieved": cfg.retrieved},
+                files=(Path(refine["dir"]) / PAIRS,),
+            )
+        else:
+            variant_data, model_cfg = data, replace(cfg.model, attention=attention)
+            variant_served = served
 
-        def train(run_id: str, attention=attention) -> dict:
+        def train(run_id: str, variant_data=variant_data, model_cfg=model_cfg, name=attention):
             return train_chat_model(
-                data,
+                variant_data,
                 matrix,
-                replace(cfg.model, attention=attention),
+                model_cfg,
                 cfg.train,
                 cfg.beam,
                 cfg.length_penalty,
@@ -138,6 +153,7 @@ def seq2seq_flow(
                 cfg.min_answer_len,
                 cfg.monitor,
                 run_id,
+                name,
             )
 
         logged = log_trained_variant(
@@ -146,7 +162,7 @@ def seq2seq_flow(
             attention,
             mirror,
             train,
-            served,
+            variant_served,
             params=params,
             tags=tags,
             inputs=[("chatbot", source.path, source.sha256, "training", source_rows)],

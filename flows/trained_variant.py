@@ -39,6 +39,7 @@ class ServedModel:
     column: str
     examples: list[str]
     predict: Callable[[Path, list[str]], pd.DataFrame]
+    files: tuple[Path, ...] = ()  # read beside the weights (a chatbot's retrieval pairs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,13 +119,15 @@ def log_trained_variant(
                 folder = tmp / "predictor"
                 model_uri = log_model_folder(
                     folder,
-                    {**served.settings, "model": training["model"]},
+                    # with the rules the training chose on validation for its served model
+                    {**served.settings, **training.get("served", {}), "model": training["model"]},
                     served.vocab,
                     training["weights"],
                     served.pyfunc,
                     served.column,
                     served.examples,
                     served.predict,
+                    served.files,
                 ).model_uri
             extra = after(training, folder) if after else {}
         registration = {}

@@ -1,6 +1,6 @@
 """Scores for generated answers: BLEU and chrF (sacrebleu, on detokenized text), distinct-n,
 and the two baselines a seq2seq model must beat (the most frequent answer, and retrieval: the
-answer of the most similar training question by TF-IDF over character n-grams)."""
+answer of the most similar training question, ``korean.retrieval``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 import sacrebleu
+
+from .retrieval import Retriever
 
 
 def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
@@ -60,17 +62,8 @@ def most_frequent_answer(answers: Sequence[str]) -> str:
     return Counter(answers).most_common(1)[0][0]
 
 
-class RetrievalBaseline:
-    """Answer with the training answer of the nearest training question (cosine over TF-IDF of
-    character 1-3-grams within words, which copes with Korean particles and endings)."""
-
-    def __init__(self, questions: Sequence[str], answers: Sequence[str]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
-        self.matrix = self.vectorizer.fit_transform(questions)
-        self.answers = list(answers)
+class RetrievalBaseline(Retriever):
+    """Answer with the training answer of the nearest training question (``Retriever``)."""
 
     def __call__(self, questions: Sequence[str]) -> list[str]:
-        similarity = self.vectorizer.transform(questions) @ self.matrix.T
-        return [self.answers[i] for i in similarity.argmax(axis=1).A1]
+        return [self.answers[row[0]] for row in self.nearest(questions, 1)]

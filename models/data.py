@@ -156,6 +156,15 @@ def collate_pairs(
     return src, lengths, tgt_in, tgt_out
 
 
+def join_source(question: list[int], retrieved: Sequence[list[int]], sep: int) -> list[int]:
+    """A retrieve-and-refine source: the question, then each retrieved answer after ``sep``
+    (the <eos> id: the end of one text), so the encoder reads them as one sequence."""
+    out = list(question)
+    for answer in retrieved:
+        out += [sep, *answer]
+    return out
+
+
 def save_pairs(path: str | Path, sources: list[list[int]], targets: list[list[int]]) -> Path:
     """Questions and answers as two ragged tensors in one file (torch-only, like save_tensors)."""
     return save_atomic({**_ragged("src", sources), **_ragged("tgt", targets)}, path)

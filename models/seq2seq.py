@@ -8,12 +8,21 @@ encoder dense; padded ones are packed, and padding is masked in every attention 
 is batched: greedy, and beam search with a GNMT length penalty; both stop at ``max_len``
 whatever the model emits, never emit padding, <unk> or an empty answer, and can block repeated
 n-grams.
+
+With ``copy`` the model is a pointer-generator (See et al. 2017): a learned gate mixes the
+vocabulary distribution with the attention weights over the source's own tokens, so the decoder
+can copy from what it reads. Retrieve and refine (Weston et al. 2018) reads a question followed
+by the answers of its nearest training questions (``models.data.join_source``); the copy path
+lets a small model reuse their words where they fit and write its own where they do not. With
+``choices`` a choice head reads the question and each retrieved answer (their encoder states,
+averaged) and says whether to answer with one of them whole or to write an answer: copying
+token by token garbles a long answer now and then, and a whole answer is never garbled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -34,6 +43,8 @@ class Seq2SeqConfig:
     attention: Literal["none", "dot", "general", "additive"] = "additive"
     dropout: float = 0.2
     freeze_embedding: bool = False
+    copy: bool = False  # pointer-generator: answers may copy source tokens (needs attention)
+    choices: int = 0  # retrieved answers in the source it may answer with whole (0 = none)
     pad_id: int = 0
     sos_id: int = 2
     eos_id: int = 3
@@ -44,9 +55,11 @@ class Seq2SeqConfig:
         check_ranges(
             self,
             at_least_one=("embed_dim", "hidden_size", "num_layers"),
-            non_negative=("vocab_size",),
+            non_negative=("vocab_size", "choices"),
             below_one=("dropout",),
         )
+        if self.copy and self.attention == "none":
+            raise ValueError("copy reads the attention weights: choose an attention, not 'none'")
         if self.hidden_size % 2:
             raise ValueError(
                 f"hidden_size must be even (two encoder directions): {self.hidden_size}"
@@ -81,6 +94,21 @@ class Attention(nn.Module):
         return weights @ keys, weights
 
 
+class Memory(NamedTuple):
+    """What the decoder reads: encoder states [B, S, H], their mask [B, S] and the source ids
+    [B, S] (what the copy path copies); rows are selected and repeated together in decoding."""
+
+    states: torch.Tensor
+    mask: torch.Tensor
+    ids: torch.Tensor
+
+    def rows(self, index: torch.Tensor) -> Memory:
+        return Memory(*(t[index] for t in self))
+
+    def repeat(self, k: int) -> Memory:
+        return Memory(*(t.repeat_interleave(k, 0) for t in self))
+
+
 class Seq2Seq(nn.Module):
     def __init__(self, config: Seq2SeqConfig, embedding: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -103,11 +131,18 @@ class Seq2Seq(nn.Module):
         )
         self.attention = Attention(config.attention, size) if config.attention != "none" else None
         self.combine = nn.Linear(2 * size, size) if self.attention else None
+        # The copy gate reads the decoder state and the context: p(generate from vocabulary).
+        self.gate = nn.Linear(2 * size, 1) if config.copy else None
+        if config.choices:  # scores: write an answer (from the question), or take answer i
+            self.write = nn.Linear(size, 1)
+            self.choose = nn.Sequential(nn.Linear(3 * size, size), nn.Tanh(), nn.Linear(size, 1))
+            # Retrieval ranks its answers, the first most often right: a prior per rank.
+            self.rank = nn.Parameter(torch.zeros(config.choices))
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(size, config.vocab_size)
 
     def encode(self, src: torch.Tensor, lengths: torch.Tensor):
-        """-> (states [B, Ts, H], mask [B, Ts], decoder start state (h, c) [L, B, H] each)."""
+        """-> (Memory of the source, decoder start state (h, c) [L, B, H] each)."""
         lengths = lengths.clamp(min=1)
         mask = torch.arange(src.size(1), device=src.device)[None] < lengths.to(src.device)[:, None]
         embedded = self.dropout(self.embedding(src))
@@ -125,18 +160,83 @@ class Seq2Seq(nn.Module):
             x = x.view(layers, 2, batch, -1)
             return torch.cat([x[:, 0], x[:, 1]], dim=-1).contiguous()
 
-        return states, mask, (join(h), join(c))
+        return Memory(states, mask, src), (join(h), join(c))
 
-    def _logits(self, decoded: torch.Tensor, states: torch.Tensor, mask: torch.Tensor):
-        if self.attention is not None:
-            context, _ = self.attention(decoded, states, mask)
-            decoded = torch.tanh(self.combine(torch.cat([decoded, context], dim=-1)))
-        return self.out(self.dropout(decoded))
+    def _logits(self, decoded: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """Scores [B, T, V]: logits, or with ``copy`` log-probabilities (the mixture is already
+        normalised, so softmax, cross-entropy and argmax read both alike)."""
+        if self.attention is None:
+            return self.out(self.dropout(decoded))
+        context, weights = self.attention(decoded, memory.states, memory.mask)
+        both = torch.cat([decoded, context], dim=-1)
+        logits = self.out(self.dropout(torch.tanh(self.combine(both))))
+        if self.gate is None:
+            return logits
+        generate = torch.sigmoid(self.gate(both).float())  # [B, T, 1]
+        ids = memory.ids[:, None].expand(-1, decoded.size(1), -1)
+        copied = torch.zeros_like(logits, dtype=torch.float).scatter_add_(
+            2, ids, weights.float() * (1 - generate)
+        )
+        return (logits.float().softmax(-1) * generate + copied).clamp_min(1e-12).log()
 
-    def _step(self, tokens: torch.Tensor, state, states, mask):
-        """One decoder step for tokens [B] -> (logits [B, V], new state)."""
+    def _step(self, tokens: torch.Tensor, state, memory: Memory):
+        """One decoder step for tokens [B] -> (scores [B, V], new state)."""
         decoded, state = self.decoder(self.dropout(self.embedding(tokens[:, None])), state)
-        return self._logits(decoded, states, mask)[:, 0], state
+        return self._logits(decoded, memory)[:, 0], state
+
+    def _choice_logits(self, memory: Memory) -> torch.Tensor:
+        """[B, 1 + choices]: column 0 writes an answer, column i takes retrieved answer i (-inf
+        where the source has no answer i). The source's parts are the texts between <eos>s."""
+        cfg = self.config
+        separator = memory.ids == cfg.eos_id
+        part = separator.long().cumsum(1).masked_fill(separator | ~memory.mask, -1)
+        member = nn.functional.one_hot(part + 1, cfg.choices + 2)[..., 1:].float()  # [B, S, 1+c]
+        counts = member.sum(1)  # [B, 1+c]
+        means = (member.transpose(1, 2) @ memory.states.float()) / counts.clamp(min=1)[..., None]
+        question, answers = means[:, :1], means[:, 1:]
+        both = torch.cat([question.expand_as(answers), answers, question * answers], dim=-1)
+        take = self.choose(both).squeeze(-1) + self.rank
+        take = take.masked_fill(counts[:, 1:] == 0, float("-inf"))
+        return torch.cat([self.write(question[:, 0]), take], dim=-1)
+
+    @staticmethod
+    def parts(source: list[int], sep: int) -> list[list[int]]:
+        """The retrieved answers a source carries after its question."""
+        out: list[list[int]] = []
+        for token in source:
+            if token == sep:
+                out.append([])
+            elif out:
+                out[-1].append(token)
+        return out
+
+    def choice_labels(self, src: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
+        """[B]: the first retrieved answer that is the expected answer (1-based), else 0."""
+        cfg = self.config
+        labels = []
+        for source, target in zip(src.tolist(), tgt_out.tolist(), strict=True):
+            answer = target[: target.index(cfg.eos_id)] if cfg.eos_id in target else target
+            found = self.parts(source, cfg.eos_id)[: cfg.choices]
+            labels.append(next((i + 1 for i, a in enumerate(found) if a == answer), 0))
+        return torch.tensor(labels, device=src.device)
+
+    @torch.no_grad()
+    def preferences(
+        self, src: torch.Tensor, src_lengths: torch.Tensor
+    ) -> list[tuple[list[int], float]]:
+        """Per row: the retrieved answer the choice head ranks first, and how much it prefers
+        taking that answer whole to writing one (the difference of their scores; -inf when
+        the model has no choice head or the source no retrieved answer)."""
+        if not self.config.choices:
+            return [([], float("-inf"))] * src.size(0)
+        memory, _ = self.encode(src, src_lengths)
+        logits = self._choice_logits(memory).float()
+        best, index = logits[:, 1:].max(-1)
+        margins = (best - logits[:, 0]).tolist()
+        return [
+            (self.parts(source, self.config.eos_id)[i] if m > float("-inf") else [], m)
+            for source, i, m in zip(src.tolist(), index.tolist(), margins, strict=True)
+        ]
 
     def forward(
         self,
@@ -144,16 +244,22 @@ class Seq2Seq(nn.Module):
         src_lengths: torch.Tensor,
         tgt_in: torch.Tensor,
         teacher_forcing: float = 1.0,
-    ) -> torch.Tensor:
+        with_choice: bool = False,
+    ):
         """Logits [B, T, V] for tgt_in [B, T] (<sos> + answer). With teacher_forcing < 1 each step
-        feeds, with that probability, the reference token, else the model's own last guess."""
-        states, mask, state = self.encode(src, src_lengths)
+        feeds, with that probability, the reference token, else the model's own last guess.
+        ``with_choice``: (logits, choice logits [B, 1 + choices])."""
+        memory, state = self.encode(src, src_lengths)
+        logits = self._decode(memory, state, tgt_in, teacher_forcing)
+        return (logits, self._choice_logits(memory)) if with_choice else logits
+
+    def _decode(self, memory: Memory, state, tgt_in: torch.Tensor, teacher_forcing: float):
         if teacher_forcing >= 1.0:  # the whole answer in one cuDNN call
             decoded, _ = self.decoder(self.dropout(self.embedding(tgt_in)), state)
-            return self._logits(decoded, states, mask)
+            return self._logits(decoded, memory)
         steps, tokens = [], tgt_in[:, 0]
         for t in range(tgt_in.size(1)):
-            logits, state = self._step(tokens, state, states, mask)
+            logits, state = self._step(tokens, state, memory)
             steps.append(logits)
             if t + 1 < tgt_in.size(1):
                 use_reference = torch.rand(()) < teacher_forcing
@@ -188,7 +294,7 @@ class Seq2Seq(nn.Module):
         no_repeat_ngram: int = 0,
         min_len: int = 1,
     ) -> list[list[int]]:
-        states, mask, (h, c) = self.encode(src, src_lengths)
+        memory, (h, c) = self.encode(src, src_lengths)
         history = torch.full(
             (src.size(0), max_len), self.config.pad_id, dtype=torch.long, device=src.device
         )
@@ -197,7 +303,7 @@ class Seq2Seq(nn.Module):
         live = torch.arange(src.size(0), device=src.device)
         tokens = torch.full_like(live, self.config.sos_id)
         for t in range(max_len):
-            logits, (h, c) = self._step(tokens, (h, c), states, mask)
+            logits, (h, c) = self._step(tokens, (h, c), memory)
             logp = self._constrain(logits.float(), history[live, :t], no_repeat_ngram, min_len)
             tokens = logp.argmax(-1)
             history[live, t] = tokens
@@ -207,7 +313,7 @@ class Seq2Seq(nn.Module):
                     break
                 live, tokens = live[talking], tokens[talking]
                 h, c = h[:, talking], c[:, talking]
-                states, mask = states[talking], mask[talking]
+                memory = memory.rows(talking)
         return self._strip(history)
 
     @torch.no_grad()
@@ -232,8 +338,8 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"length_penalty must be 0 or more, not {length_penalty}")
         cfg = self.config
         batch, k, device = src.size(0), beam, src.device
-        states, mask, (h, c) = self.encode(src, src_lengths)
-        states, mask = states.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
+        memory, (h, c) = self.encode(src, src_lengths)
+        memory = memory.repeat(k)
         h, c = h.repeat_interleave(k, 1), c.repeat_interleave(k, 1)
         scores = torch.full((batch, k), float("-inf"), device=device)
         scores[:, 0] = 0.0  # every beam starts as the same <sos>: keep one
@@ -243,7 +349,7 @@ class Seq2Seq(nn.Module):
         answers = torch.full((batch, max_len), cfg.pad_id, dtype=torch.long, device=device)
         live = torch.arange(batch, device=device)  # rows still searching
         for step in range(max_len):
-            logits, (h, c) = self._step(tokens, (h, c), states, mask)
+            logits, (h, c) = self._step(tokens, (h, c), memory)
             logp = self._constrain(
                 logits.float().log_softmax(-1), history, no_repeat_ngram, min_len
             )
@@ -285,7 +391,7 @@ class Seq2Seq(nn.Module):
                 live, scores = live[searching], scores[searching]
                 tokens, history = tokens[beams], history[beams]
                 h, c = h[:, beams], c[:, beams]
-                states, mask = states[beams], mask[beams]
+                memory = memory.rows(beams)
         cut = ~torch.isfinite(best[live])  # nothing finished: the best live hypothesis, cut
         if cut.any():
             width = history.size(1)

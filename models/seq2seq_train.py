@@ -37,12 +37,20 @@ class Seq2SeqTrainConfig(TrainConfig):
             raise ValueError(f"teacher_forcing must be in [0, 1], not {self.teacher_forcing}")
 
 
-def _token_loss(model: Seq2Seq, batch, smoothing: float, teacher_forcing: float = 1.0):
+def _token_loss(
+    model: Seq2Seq, batch, smoothing: float, teacher_forcing: float = 1.0, choose: bool = False
+):
+    """Cross-entropy per answer token; ``choose``: plus the choice head's cross-entropy against
+    the retrieved answer that is the expected one (or writing, when none is)."""
     src, lengths, tgt_in, tgt_out = batch
-    logits = model(src, lengths, tgt_in, teacher_forcing).float()
+    choose = choose and model.config.choices > 0
+    out = model(src, lengths, tgt_in, teacher_forcing, with_choice=choose)
+    logits = (out[0] if choose else out).float()
     loss = nn.functional.cross_entropy(
         logits.flatten(0, 1), tgt_out.flatten(), ignore_index=0, label_smoothing=smoothing
     )
+    if choose:
+        loss = loss + nn.functional.cross_entropy(out[1], model.choice_labels(src, tgt_out))
     real = tgt_out != 0
     correct = ((logits.argmax(-1) == tgt_out) & real).sum().item()
     return loss, int(real.sum().item()), correct
@@ -80,7 +88,7 @@ def train_seq2seq(
     reflects answer quality where teacher-forced loss does not; higher is better)."""
 
     def step(model: nn.Module, batch) -> tuple[torch.Tensor, int, int]:
-        return _token_loss(model, batch, config.label_smoothing, config.teacher_forcing)
+        return _token_loss(model, batch, config.label_smoothing, config.teacher_forcing, True)
 
     def validate(model: nn.Module, device: torch.device) -> dict:
         scores = {f"val_{k}": v for k, v in evaluate(model, val_data, device=device).items()}
@@ -110,8 +118,11 @@ def generate(
     batch_size: int = 128,
     no_repeat_ngram: int = 0,
     min_len: int = 1,
+    take_bias: float | None = 0.0,
 ) -> list[list[int]]:
-    """Answer ids for each source (greedy for beam 1), in order, batched."""
+    """Answer ids for each source (greedy for beam 1), in order, batched. A model with a
+    choice head answers with a retrieved answer whole where it prefers taking it to writing by
+    more than ``-take_bias`` (``take``); None: the written answers only."""
     device = next(model.parameters()).device
     model.eval()
     out: list[list[int]] = [[] for _ in sources]
@@ -125,6 +136,33 @@ def generate(
             answers = model.beam_search(
                 src, lengths, max_len, beam, length_penalty, no_repeat_ngram, min_len
             )
+        if take_bias is not None and model.config.choices:
+            answers = take(answers, model.preferences(src, lengths), take_bias)
         for i, answer in zip(rows, answers, strict=True):
             out[i] = answer
+    return out
+
+
+def take(
+    written: list[list[int]], preferences: list[tuple[list[int], float]], bias: float
+) -> list[list[int]]:
+    """Each written answer, or the retrieved answer preferred to it by more than ``-bias``."""
+    return [
+        answer if margin + bias >= 0 and answer else own
+        for own, (answer, margin) in zip(written, preferences, strict=True)
+    ]
+
+
+@torch.no_grad()
+def preferences(
+    model: Seq2Seq, sources: list[list[int]], batch_size: int = 256
+) -> list[tuple[list[int], float]]:
+    """``Seq2Seq.preferences`` for each source, in order, batched."""
+    device = next(model.parameters()).device
+    model.eval()
+    out: list[tuple[list[int], float]] = [([], float("-inf"))] * len(sources)
+    for rows in length_batches([max(len(s), 1) for s in sources], batch_size):
+        src, lengths, _, _ = collate_pairs([(sources[i] or [1], []) for i in rows])
+        for i, found in zip(rows, model.preferences(src.to(device), lengths), strict=True):
+            out[i] = found
     return out

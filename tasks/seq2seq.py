@@ -11,16 +11,27 @@ from prefect import get_run_logger
 from korean import chatbot, generation
 from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
+from korean.retrieval import Retriever
 from korflow.core import packages, settings
 from korflow.core.datasets import SourceFile, digest_of, write_json_atomic
-from models.data import EOS, SOS, Vocab, load_pairs, save_pairs
+from korflow.serving.model_folder import PAIRS
+from models.data import EOS, SOS, Vocab, join_source, load_pairs, save_pairs
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
-from models.seq2seq_train import Seq2SeqTrainConfig, evaluate, generate, train_seq2seq
+from models.seq2seq_train import (
+    Seq2SeqTrainConfig,
+    evaluate,
+    generate,
+    preferences,
+    take,
+    train_seq2seq,
+)
 from models.train import TrainResult
 
 from .caching import data_cache, data_task
 from .training import train_and_test, with_embedding
 
+# A choice head's bias towards taking a retrieved answer whole, from never to always.
+TAKE_BIASES = (-100.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 100.0)
 SEQ2SEQ_CACHE = data_cache(*packages.SEQ2SEQ_TASKS)
 # A training's result does not depend on the MLflow run its epochs are logged to.
 TRAIN_CACHE = data_cache(*packages.SEQ2SEQ_TASKS, exclude=("run_id",))
@@ -96,8 +107,45 @@ def texts_of(answers: list[list[int]], vocab: Vocab) -> list[str]:
     return [chatbot.detokenize(vocab.decode(a)) for a in answers]
 
 
+def _readable(row: dict) -> dict:
+    """A texts.json row for a table: retrieved answers as one column of text."""
+    if "retrieved" in row:
+        return {**row, "retrieved": " / ".join(row["retrieved"])}
+    return row
+
+
 def _texts(data: dict) -> dict[str, list[dict]]:
     return json.loads((Path(data["dir"]) / "texts.json").read_text(encoding="utf-8"))
+
+
+@data_task(SEQ2SEQ_CACHE)
+def retrieve_answers(data: dict, k: int) -> dict:
+    """Retrieve and refine's data: every question followed by the answers of its ``k`` nearest
+    training questions (``korean.retrieval``; a training question leaves its own group out, so
+    it never reads its own answer), in a folder of its own beside ``prepare_pairs``'s, with the
+    training pairs a served model retrieves from (``pairs.json``)."""
+    folder, texts = Path(data["dir"]), _texts(data)
+    vocab = Vocab.load(folder / "vocab.json")
+    train = texts["train"]
+    retriever = Retriever([r["question"] for r in train], [r["answer"] for r in train])
+    answers = load_pairs(folder / "train.pt").targets
+    out = settings.output_path("seq2seq", "data", f"{folder.name}-refine{k}")
+    out.mkdir(parents=True, exist_ok=True)
+    vocab.save(out / "vocab.json")
+    for name, rows in texts.items():
+        pairs = load_pairs(folder / f"{name}.pt")
+        nearest = retriever.nearest([r["question"] for r in rows], k, leave_group_out=True)
+        sources = [
+            join_source(q, [answers[j] for j in found], vocab.stoi[EOS])
+            for q, found in zip(pairs.sources, nearest, strict=True)
+        ]
+        save_pairs(out / f"{name}.pt", sources, pairs.targets)
+        for row, found in zip(rows, nearest, strict=True):
+            row["retrieved"] = [train[j]["answer"] for j in found]
+    write_json_atomic(texts, out / "texts.json")
+    shipped = {key: [r[key] for r in train] for key in ("question", "answer")}  # served
+    write_json_atomic(shipped, out / PAIRS)
+    return {**data, "dir": str(out), "retrieved": k}
 
 
 @data_task(SEQ2SEQ_CACHE)
@@ -130,11 +178,13 @@ def train_chat_model(
     min_answer_len: int = 1,
     monitor: str = "val_loss",
     run_id: str | None = None,
+    variant: str | None = None,
 ) -> dict:
     """Train (resuming an interrupted run), choosing the epoch by ``monitor``, then score on the
     test split: perplexity under teacher forcing, and BLEU/chrF/distinct-n of greedy and
     beam-search answers, with the share of empty answers and of answers cut at the limit. Each
-    epoch's metrics go to the MLflow run ``run_id`` as the epoch ends."""
+    epoch's metrics go to the MLflow run ``run_id`` as the epoch ends. ``variant``: the run's
+    name (default: the attention)."""
     folder, texts = Path(data["dir"]), _texts(data)
     vocab = Vocab.load(folder / "vocab.json")
     sets = {name: load_pairs(folder / f"{name}.pt") for name in ("train", "val", "test")}
@@ -146,8 +196,9 @@ def train_chat_model(
         eos_id=vocab.stoi[EOS],
     )
     val_refs = [r["answer"] for r in texts["val"]]
+    rule = {"take_bias": 0.0}  # a choice head's rule; chosen on validation after training
 
-    def answer_ids(model: Seq2Seq, split: str, beam_size: int) -> list[list[int]]:
+    def answer_ids(model: Seq2Seq, split: str, beam_size: int, **kw) -> list[list[int]]:
         return generate(
             model,
             sets[split].sources,
@@ -156,7 +207,21 @@ def train_chat_model(
             length_penalty,
             no_repeat_ngram=no_repeat_ngram,
             min_len=min_answer_len,
+            **{**rule, **kw},
         )
+
+    def choose_take_bias(model: Seq2Seq) -> dict[str, float]:
+        """When to answer with a retrieved answer whole: the bias with the best validation
+        chrF of beam-search answers (the first of equals, from never to always taking)."""
+        written = answer_ids(model, "val", beam, take_bias=None)
+        found = preferences(model, sets["val"].sources)
+        scores = {
+            bias: generation.chrf(texts_of(take(written, found, bias), vocab), val_refs)
+            for bias in TAKE_BIASES
+        }
+        rule["take_bias"] = max(TAKE_BIASES, key=scores.__getitem__)
+        get_run_logger().info("take bias %s; validation chrF by bias %s", rule["take_bias"], scores)
+        return scores
 
     def answers(model: Seq2Seq, split: str, beam_size: int) -> list[str]:
         return texts_of(answer_ids(model, split, beam_size), vocab)
@@ -172,17 +237,24 @@ def train_chat_model(
 
     def test(model: Seq2Seq, result: TrainResult) -> dict:
         model.cpu()
+        by_bias = choose_take_bias(model) if cfg.choices else {}
         references = [r["answer"] for r in texts["test"]]
         beamed_ids = answer_ids(model, "test", beam)
         greedy, beamed = answers(model, "test", 1), texts_of(beamed_ids, vocab)
         forced = evaluate(model, sets["test"])  # teacher-forced
         cut = [len(a) >= max_answer_len for a in beamed_ids]
+        taken = {}
+        if cfg.choices:  # how often it answered with a retrieved answer whole
+            found = preferences(model, sets["test"].sources)
+            share = sum(a and m + rule["take_bias"] >= 0 for a, m in found) / len(found)
+            taken = {"take_bias": rule["take_bias"], "test_taken_share": share}
         metrics = {
             "val_loss": result.history[result.best_epoch - 1]["val_loss"],
             **score_answers(model),
             "test_loss": forced["loss"],
             "test_perplexity": forced["perplexity"],
             "test_token_accuracy": forced["accuracy"],
+            **taken,
             **{
                 f"test_{k}": v
                 for k, v in generation.answer_scores(beamed, greedy, references, cut).items()
@@ -190,8 +262,11 @@ def train_chat_model(
         }
         return {
             "metrics": metrics,
+            # What the served model needs beside its weights: the rule chosen on validation.
+            "served": {"take_bias": rule["take_bias"]} if cfg.choices else {},
+            "val_chrf_by_take_bias": {str(b): v for b, v in by_bias.items()},
             "samples": [
-                {**r, "greedy": g, f"beam{beam}": b}
+                {**_readable(r), "greedy": g, f"beam{beam}": b}
                 for r, g, b in list(zip(texts["test"], greedy, beamed, strict=True))[:samples]
             ],
         }
@@ -217,5 +292,5 @@ def train_chat_model(
     def build() -> Seq2Seq:
         return Seq2Seq(cfg, matrix)
 
-    name = cfg.attention
+    name = variant or cfg.attention
     return train_and_test("seq2seq", name, key, cfg, train_cfg, run_id, build, fit, test, describe)

@@ -199,7 +199,7 @@ SERVED_CHAT = "korflow-seq2seq-serving-test"
 _TOKENS = ["정말", "재밌", "어요", "최악", "영화", "오늘", "피곤", "해", "▁", "요", "좋", "다"]
 
 
-def _log_served(name, python_model, column, examples, predict, config, vocab, model, tmp):
+def _log_served(name, python_model, column, examples, predict, config, vocab, model, tmp, files=()):
     """Log and register through the flows' own path; return (version, warnings said)."""
     import logging
     import warnings
@@ -235,6 +235,7 @@ def _log_served(name, python_model, column, examples, predict, config, vocab, mo
                     column,
                     examples,
                     predict,
+                    files,
                 )
     finally:
         logging.getLogger("mlflow").removeHandler(handler)
@@ -253,6 +254,7 @@ def served_models(korflow_home, tmp_path_factory) -> dict[str, tuple[str, list[s
     """An untrained classifier and encoder-decoder (built in a second), logged through the
     flows' own ``log_model_folder`` and registered as ``champion`` of ``SERVED_SENTIMENT`` and
     ``SERVED_CHAT``: {"sentiment"|"chat": (registered version, warnings said while logging it)}."""
+    import json
     from dataclasses import asdict
 
     import pandas as pd
@@ -262,6 +264,7 @@ def served_models(korflow_home, tmp_path_factory) -> dict[str, tuple[str, list[s
     from korean.morphemes import TokenizerConfig
     from korflow.core import tracking
     from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
+    from korflow.serving.model_folder import PAIRS
     from korflow.serving.sentiment_predictor import SentimentPredictor, SentimentPyfunc
     from models.classifier import ClassifierConfig, TextClassifier
     from models.data import EOS, SOS, Vocab
@@ -286,19 +289,24 @@ def served_models(korflow_home, tmp_path_factory) -> dict[str, tuple[str, list[s
         tmp_path_factory.mktemp("sentiment"),
     )
 
+    # A retrieve-and-refine chatbot: it retrieves from the training pairs shipped beside it.
     vocab = Vocab(_TOKENS, (SOS, EOS))
-    cfg = Seq2SeqConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=8, attention="additive")
+    cfg = Seq2SeqConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=8, copy=True)
     chat = {"unit": "syllable", "max_answer_len": 8, "beam": 2, "length_penalty": 1.0}
+    chat_dir = tmp_path_factory.mktemp("chat")
+    pairs = {"question": ["오늘 피곤해", "좋다"], "answer": ["오늘 좋다", "좋아요"]}
+    (chat_dir / PAIRS).write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
     out["chat"] = _log_served(
         SERVED_CHAT,
         ChatPyfunc(),
         "question",
         ["오늘 너무 피곤해", ""],
         lambda folder, texts: pd.DataFrame({"answer": ChatPredictor.load(folder).answer(texts)}),
-        {**base, **chat, "model": asdict(cfg)},
+        {**base, **chat, "retrieved": 2, "model": asdict(cfg)},
         vocab,
         Seq2Seq(cfg),
-        tmp_path_factory.mktemp("chat"),
+        chat_dir,
+        files=(chat_dir / PAIRS,),
     )
     return out
 

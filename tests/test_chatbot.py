@@ -149,6 +149,41 @@ def test_baselines():
     assert retrieval(["날씨 어때요", "너무 힘들어"]) == ["맑아요", "힘내세요"]
 
 
+PAIRS = [  # question, answer: two groups of the same normalised question, a repeated answer
+    ("오늘 날씨 어때", "맑아요"),
+    ("오늘 날씨 어때?", "해가 떴어요"),
+    ("오늘날씨 어때", "맑아요"),
+    ("날씨 좋다", "산책 가요"),
+    ("헤어졌어 힘들어", "힘내세요"),
+    ("헤어져서 힘들어", "시간이 약이에요"),
+    ("배고파", "밥 먹어요"),
+]
+
+
+def test_retrieval_leaves_the_question_s_own_group_out():
+    from korean.retrieval import Retriever
+
+    questions, answers = zip(*PAIRS, strict=True)
+    retriever = Retriever(questions, answers)
+    for i, row in enumerate(retriever.nearest(questions, k=3, leave_group_out=True)):
+        assert i not in row  # never its own pair
+        assert all(normalise(questions[j]) != normalise(questions[i]) for j in row)
+    # Without the rule a training question finds its own group first.
+    assert retriever.nearest(["오늘 날씨 어때"], k=1) == [[0]]
+    assert retriever.nearest(["오늘 날씨 어때"], k=1, leave_group_out=True) == [[3]]
+
+
+def test_retrieval_reads_each_answer_once_best_first():
+    from korean.retrieval import Retriever
+
+    questions, answers = zip(*PAIRS, strict=True)
+    found = Retriever(questions, answers).answers_of(["오늘 날씨 어때요"], k=3)[0]
+    assert found[:2] == ["맑아요", "해가 떴어요"]  # the group's answers, "맑아요" once
+    assert len(set(found)) == 3
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        Retriever(questions, answers).nearest(["배고파"], k=0)
+
+
 def test_everyday_questions_are_not_in_the_corpus(mirror):
     from korean.chatbot import EVERYDAY_QUESTIONS, normalise, parse_chatbot
 

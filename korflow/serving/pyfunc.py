@@ -77,10 +77,12 @@ def log_model_folder(
     column: str,
     examples: list[str],
     predict: Callable[[Path, list[str]], pd.DataFrame],
+    files: tuple[str | Path, ...] = (),
 ) -> mlflow.models.model.ModelInfo:
-    """Write a served model's folder, log its vocabulary, and log the folder as a pyfunc whose
-    input example is ``examples`` (in ``column``), checked against ``predict(folder, examples)``."""
-    model_folder.write(folder, config, vocab, weights)
+    """Write a served model's folder (with ``files`` beside its weights), log its vocabulary,
+    and log the folder as a pyfunc whose input example is ``examples`` (in ``column``),
+    checked against ``predict(folder, examples)``."""
+    model_folder.write(folder, config, vocab, weights, files)
     mlflow.log_artifact(str(folder / "vocab.json"))
     outputs = predict(folder, examples)
     return log_pyfunc(python_model, folder, pd.DataFrame({column: examples}), outputs)

@@ -42,7 +42,10 @@ class TextPipeline:
     def load(cls, folder: str | Path) -> TextPipeline:
         return cls(*model_folder.read(folder))
 
+    def cleaned(self, text: str | None) -> str:
+        """Any input (empty, emoji, other scripts, very long) as the cleaned text it reads."""
+        return self.clean("" if text is None else str(text)[: self.max_chars])
+
     def encode(self, text: str | None) -> list[int]:
-        """Any input (empty, emoji, other scripts, very long) gives a valid id sequence."""
-        text = self.clean("" if text is None else str(text)[: self.max_chars])
-        return self.vocab.encode(self.units(text), self.max_len)
+        """Any input gives a valid id sequence."""
+        return self.vocab.encode(self.units(self.cleaned(text)), self.max_len)
