@@ -4,6 +4,10 @@ search, next to the most-frequent-answer and retrieval baselines, on the same te
     KORFLOW_HOME=... KORFLOW_DATA_MIRROR=... python benchmarks/seq2seq.py run additive
     KORFLOW_HOME=... KORFLOW_DATA_MIRROR=... python benchmarks/seq2seq.py all [--attentions ...]
     KORFLOW_HOME=... python benchmarks/seq2seq.py table RUN_ID ...   # runs of `korflow seq2seq`
+    KORFLOW_HOME=... python benchmarks/seq2seq.py everyday RUN_ID   # a refine run's answers
+
+``everyday``: the twenty everyday questions answered by the retrieval baseline (from the
+training pairs the refine model ships) and by the model, as a markdown table.
 
 Each variant trains in a fresh process (its own peak RSS); ``--set KEY=VALUE`` overrides the
 profile as on the command line (e.g. ``--set train.epochs=10``).
@@ -63,6 +67,30 @@ def logged(run_id: str) -> dict:
     return {"attention": run.data.tags["korflow.attention"], **run.data.metrics}
 
 
+def everyday(run_id: str) -> str:
+    from korflow.core import settings
+
+    settings.configure()
+    import mlflow
+
+    from korean.chatbot import EVERYDAY_QUESTIONS
+    from korean.generation import RetrievalBaseline
+    from korflow.serving.chat_predictor import ChatPredictor
+    from korflow.serving.model_folder import PAIRS
+
+    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model/artifacts/predictor"))
+    predictor = ChatPredictor.load(folder)
+    pairs = json.loads((folder / PAIRS).read_text(encoding="utf-8"))
+    questions = list(EVERYDAY_QUESTIONS)
+    retrieved = RetrievalBaseline(pairs["question"], pairs["answer"])(
+        [predictor.cleaned(q) for q in questions]
+    )
+    lines = ["| question | retrieval | refine |", "|---|---|---|"]
+    for q, r, a in zip(questions, retrieved, predictor.answer(questions), strict=True):
+        lines.append(f"| {q} | {r} | {a} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| model | decoding | BLEU | chrF | distinct answers | distinct-1 | distinct-2 "
@@ -95,13 +123,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["run", "all", "table"])
+    parser.add_argument("what", choices=["run", "all", "table", "everyday"])
     parser.add_argument("attention", nargs="*", help="run: the attention; table: run ids")
     parser.add_argument("--attentions", nargs="+", default=["none", "dot", "additive"])
     parser.add_argument("--set", dest="sets", action="append", default=[])
     a = parser.parse_args()
     if a.what == "run":
         print(json.dumps(run(a.attention[0], a.sets), ensure_ascii=False))
+        return
+    if a.what == "everyday":
+        print(everyday(a.attention[0]))
         return
     if a.what == "table":
         print(table([logged(run_id) for run_id in a.attention]))

@@ -15,8 +15,9 @@ can copy from what it reads. Retrieve and refine (Weston et al. 2018) reads a qu
 by the answers of its nearest training questions (``models.data.join_source``); the copy path
 lets a small model reuse their words where they fit and write its own where they do not. With
 ``choices`` a choice head reads the question and each retrieved answer (their encoder states,
-averaged) and says whether to answer with one of them whole or to write an answer: copying
-token by token garbles a long answer now and then, and a whole answer is never garbled.
+averaged), learns which of them is the expected answer or that none is, and decoding answers
+with the nearest one whole where the head prefers that to writing: copying token by token
+garbles a long answer now and then, and a whole answer is never garbled.
 """
 
 from __future__ import annotations
@@ -224,18 +225,19 @@ class Seq2Seq(nn.Module):
     def preferences(
         self, src: torch.Tensor, src_lengths: torch.Tensor
     ) -> list[tuple[list[int], float]]:
-        """Per row: the retrieved answer the choice head ranks first, and how much it prefers
-        taking that answer whole to writing one (the difference of their scores; -inf when
-        the model has no choice head or the source no retrieved answer)."""
+        """Per row: the nearest retrieved answer (the first), and how much the choice head
+        prefers answering with a retrieved answer to writing one (log-odds: the scores of all
+        retrieved answers together against writing; -inf when the model has no choice head or
+        the source no retrieved answer). The nearest, not the head's favourite: on ChatbotData
+        the head ranks the retrieved answers worse than retrieval does (BENCHMARKS.md)."""
         if not self.config.choices:
             return [([], float("-inf"))] * src.size(0)
         memory, _ = self.encode(src, src_lengths)
         logits = self._choice_logits(memory).float()
-        best, index = logits[:, 1:].max(-1)
-        margins = (best - logits[:, 0]).tolist()
+        margins = (logits[:, 1:].logsumexp(-1) - logits[:, 0]).tolist()
         return [
-            (self.parts(source, self.config.eos_id)[i] if m > float("-inf") else [], m)
-            for source, i, m in zip(src.tolist(), index.tolist(), margins, strict=True)
+            (self.parts(source, self.config.eos_id)[0] if m > float("-inf") else [], m)
+            for source, m in zip(src.tolist(), margins, strict=True)
         ]
 
     def forward(

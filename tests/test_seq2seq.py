@@ -286,3 +286,46 @@ def test_copy_scores_are_log_probabilities_and_beam_search_reads_them():
 def test_copy_needs_an_attention():
     with pytest.raises(ValueError, match="copy reads the attention"):
         replace(SMALL, attention="none", copy=True)
+
+
+def _choice_task(n: int, seed: int) -> PairDataset:
+    """Sources: question word 4 or 5, then three random answers after <eos>s. After 4 the
+    expected answer is the first retrieved one; after 5 it is none of them."""
+    rng = torch.Generator().manual_seed(seed)
+    sources, targets = [], []
+    for _ in range(n):
+        fits = bool(torch.randint(0, 2, (1,), generator=rng))
+        found = [torch.randint(7, WORDS, (3,), generator=rng).tolist() for _ in range(4)]
+        sources.append([4 if fits else 5, 3, *found[0], 3, *found[1], 3, *found[2]])
+        targets.append(found[0] if fits else found[3])
+    return PairDataset(sources, targets)
+
+
+def test_the_choice_head_learns_when_to_take_the_nearest_answer():
+    from models.seq2seq_train import preferences, take
+
+    torch.manual_seed(0)
+    model = Seq2Seq(replace(SMALL, vocab_size=WORDS, copy=True, choices=3))
+    cfg = Seq2SeqTrainConfig(epochs=6, batch_size=16, lr=1e-2, patience=100, label_smoothing=0.0)
+    train_seq2seq(model, _choice_task(600, 1), _choice_task(50, 2), cfg)
+    unseen = _choice_task(100, 3)
+    src, _, _, tgt_out = collate_pairs(list(zip(unseen.sources, unseen.targets, strict=True)))
+    labels = model.choice_labels(src, tgt_out).tolist()
+    assert set(labels) == {0, 1}  # the first retrieved answer, or none
+    found = preferences(model, unseen.sources)
+    assert all(a == s[2:5] for (a, _), s in zip(found, unseen.sources, strict=True))
+    right = sum((m > 0) == (label == 1) for (_, m), label in zip(found, labels, strict=True))
+    assert right >= 95  # it knows when the nearest answer is the one
+    written = [[6]] * len(unseen)
+    assert take(written, found, 100.0) == [a for a, _ in found]  # always take
+    assert take(written, found, -100.0) == written  # never take
+    answers = generate(model, unseen.sources, 8)  # the default rule: take where preferred
+    assert sum(a == t for a, t in zip(answers, unseen.targets, strict=True)) >= 45
+
+
+def test_a_model_without_a_choice_head_never_takes():
+    from models.seq2seq_train import preferences
+
+    model = _model()
+    assert preferences(model, [[4, 3, 5, 6]]) == [([], float("-inf"))]
+    assert Seq2Seq.parts([4, 3, 5, 6, 3, 7], 3) == [[5, 6], [7]]

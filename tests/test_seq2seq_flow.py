@@ -22,7 +22,7 @@ def result():
 
     overrides = {
         "chatbot_file": str(CHATBOT),
-        "attentions": ["none", "additive"],
+        "attentions": ["none", "additive", "refine"],
         "val_fraction": 0.2,
         "test_fraction": 0.2,
         "model": {"embed_dim": 16, "hidden_size": 16},
@@ -34,7 +34,7 @@ def result():
 
 
 def test_one_run_per_attention_with_the_named_metrics(result):
-    assert [r.attention for r in result.runs] == ["none", "additive"]
+    assert [r.attention for r in result.runs] == ["none", "additive", "refine"]
     client = MlflowClient()
     for summary in result.runs:
         r = mlflow.get_run(summary.run_id)
@@ -67,7 +67,11 @@ def test_one_run_per_attention_with_the_named_metrics(result):
         values = [s.value for s in chrf]
         assert len(values) == 2 and m["best_epoch"] == values.index(max(values)) + 1
         assert m["test_empty_share"] == 0 and 0 <= m["test_cut_share"] <= 1
-        assert r.data.params["model.attention"] == summary.attention
+        refine = summary.attention == "refine"  # additive attention, copy path, choice head
+        assert r.data.params["model.attention"] == ("additive" if refine else summary.attention)
+        assert r.data.params["model.copy"] == str(refine)
+        assert r.data.params["model.choices"] == ("3" if refine else "0")
+        assert ("test_taken_share" in m) == refine and ("take_bias" in m) == refine
         names = {a.path for a in client.list_artifacts(summary.run_id)}
         assert {"learning_curve.png", "vocab.json", "samples", "data"} <= names
         answers = json.loads(
@@ -77,6 +81,38 @@ def test_one_run_per_attention_with_the_named_metrics(result):
         )
         assert answers["skipped"] == {"empty_text": 2, "bad_label": 1}
         assert answers["rows_with_repeated_answer"] == 2  # the 산책 answer, twice
+
+
+def test_refine_ships_its_training_pairs_and_its_rule(result, tmp_path):
+    from korflow.serving.chat_predictor import ChatPredictor
+    from tasks.seq2seq import TAKE_BIASES
+
+    refine = result.runs[2]
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{refine.run_id}/model/artifacts/predictor", dst_path=str(tmp_path)
+        )
+    )
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert config["retrieved"] == 3 and config["take_bias"] in TAKE_BIASES
+    pairs = json.loads((folder / "pairs.json").read_text(encoding="utf-8"))
+    data = next((Path(os.environ["KORFLOW_HOME"]) / "seq2seq" / "data").glob("*-refine3"))
+    texts = json.loads((data / "texts.json").read_text(encoding="utf-8"))
+    assert pairs["question"] == [r["question"] for r in texts["train"]]  # training pairs only
+    assert config["take_bias"] == mlflow.get_run(refine.run_id).data.metrics["take_bias"]
+    by_bias = json.loads(
+        Path(
+            mlflow.artifacts.download_artifacts(
+                f"runs:/{refine.run_id}/data/val_chrf_by_take_bias.json"
+            )
+        ).read_text(encoding="utf-8")
+    )
+    assert config["take_bias"] == float(max(by_bias, key=by_bias.get))  # chosen on validation
+    # The folder alone answers as the run's everyday answers say (no data mirror read).
+    from korean.chatbot import EVERYDAY_QUESTIONS
+
+    predictor = ChatPredictor.load(folder)
+    assert predictor.answer(list(EVERYDAY_QUESTIONS)) == result.everyday["refine"]
 
 
 def test_samples_table_has_question_reference_and_answers(result):
