@@ -246,7 +246,7 @@ def train_chat_model(
         taken = {}
         if cfg.choices:  # how often it answered with a retrieved answer whole
             found = preferences(model, sets["test"].sources)
-            share = sum(a and m + rule["take_bias"] >= 0 for a, m in found) / len(found)
+            share = sum(bool(a) and m + rule["take_bias"] >= 0 for a, m in found) / len(found)
             taken = {"take_bias": rule["take_bias"], "test_taken_share": share}
         metrics = {
             "val_loss": result.history[result.best_epoch - 1]["val_loss"],
