@@ -190,7 +190,8 @@ class Seq2Seq(nn.Module):
         where the source has no answer i). The source's parts are the texts between <eos>s."""
         cfg = self.config
         separator = memory.ids == cfg.eos_id
-        part = separator.long().cumsum(1).masked_fill(separator | ~memory.mask, -1)
+        part = separator.long().cumsum(1).clamp(max=cfg.choices)  # more answers: the last
+        part = part.masked_fill(separator | ~memory.mask, -1)
         member = nn.functional.one_hot(part + 1, cfg.choices + 2)[..., 1:].float()  # [B, S, 1+c]
         counts = member.sum(1)  # [B, 1+c]
         means = (member.transpose(1, 2) @ memory.states.float()) / counts.clamp(min=1)[..., None]
