@@ -261,7 +261,7 @@ class Seq2SeqStageConfig(BaseModel):
     # One model per variant: an attention, or "refine": retrieve and refine (additive attention,
     # a copy path over the question and the answers of its nearest training questions, and a
     # choice head). The default two, the best plain attention and refine, fit the stage's 40
-    # minutes on 2 cores (about 9 + 22, measured apart); all five take about an hour.
+    # minutes on 2 cores (about 9 + 26, timed apart); all five take about an hour.
     attentions: list[Literal["none", "dot", "general", "additive", "refine"]] = [
         "general",
         "refine",
