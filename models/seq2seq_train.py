@@ -143,13 +143,21 @@ def generate(
     return out
 
 
+def taken(preferences: list[tuple[list[int], float]], bias: float) -> list[bool]:
+    """Which rows answer with their retrieved answer: those preferring it by more than
+    ``-bias`` to writing."""
+    return [bool(answer) and margin + bias >= 0 for answer, margin in preferences]
+
+
 def take(
     written: list[list[int]], preferences: list[tuple[list[int], float]], bias: float
 ) -> list[list[int]]:
-    """Each written answer, or the retrieved answer preferred to it by more than ``-bias``."""
+    """Each written answer, or the retrieved answer where it is ``taken``."""
     return [
-        answer if margin + bias >= 0 and answer else own
-        for own, (answer, margin) in zip(written, preferences, strict=True)
+        answer if chosen else own
+        for own, (answer, _), chosen in zip(
+            written, preferences, taken(preferences, bias), strict=True
+        )
     ]
 
 

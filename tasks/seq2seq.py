@@ -23,6 +23,7 @@ from models.seq2seq_train import (
     generate,
     preferences,
     take,
+    taken,
     train_seq2seq,
 )
 from models.train import TrainResult
@@ -243,18 +244,18 @@ def train_chat_model(
         greedy, beamed = answers(model, "test", 1), texts_of(beamed_ids, vocab)
         forced = evaluate(model, sets["test"])  # teacher-forced
         cut = [len(a) >= max_answer_len for a in beamed_ids]
-        taken = {}
+        rule_metrics = {}
         if cfg.choices:  # how often it answered with a retrieved answer whole
-            found = preferences(model, sets["test"].sources)
-            share = sum(bool(a) and m + rule["take_bias"] >= 0 for a, m in found) / len(found)
-            taken = {"take_bias": rule["take_bias"], "test_taken_share": share}
+            chosen = taken(preferences(model, sets["test"].sources), rule["take_bias"])
+            share = sum(chosen) / len(chosen)
+            rule_metrics = {"take_bias": rule["take_bias"], "test_taken_share": share}
         metrics = {
             "val_loss": result.history[result.best_epoch - 1]["val_loss"],
             **score_answers(model),
             "test_loss": forced["loss"],
             "test_perplexity": forced["perplexity"],
             "test_token_accuracy": forced["accuracy"],
-            **taken,
+            **rule_metrics,
             **{
                 f"test_{k}": v
                 for k, v in generation.answer_scores(beamed, greedy, references, cut).items()
