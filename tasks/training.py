@@ -1,6 +1,6 @@
 """What the two training tasks share: the model settings once the data is known, and the run
-around a training (live epoch logging, the CPU turn, a seeded model, resumable checkpoints, the
-weights file and the result's common keys)."""
+around a training (live epoch logging, the GPU slot or the CPU turn, a seeded model, resumable
+checkpoints, the weights file and the result's common keys)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from torch import nn
 from korflow.core import settings
 from korflow.core.cpu import cpu_turn
 from korflow.core.epoch_log import LiveEpochs
+from korflow.core.gpu import gpu_slot
 from models.data import save_atomic
 from models.train import TrainConfig, TrainResult, pick_device
 
@@ -72,7 +73,11 @@ def train_and_test(
         )
 
     on_cpu = pick_device(train_cfg.device).type == "cpu"
-    with cpu_turn(f"{stage} {name}", logger.info, exclusive=on_cpu) as threads:
+    job = f"{stage} {name}"
+    with (
+        gpu_slot(job, not on_cpu, logger.info),
+        cpu_turn(job, logger.info, exclusive=on_cpu) as threads,
+    ):
         logger.info("%s: training on %d thread(s)", name, threads)
         # Seeded and built inside the turn: no other training draws from torch's global RNG
         # between the seed and the initial weights.

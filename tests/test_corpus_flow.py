@@ -141,13 +141,6 @@ def test_a_labelled_csv_with_named_columns_feeds_the_corpus(inputs, first, tmp_p
     assert rows[0]["tokens"][:4] == ["최고", "의", "영화", ","]  # the quoted comma stays text
 
 
-def test_dask_task_runner_gives_the_same_counts(inputs, first):
-    result = run(inputs, runner="dask", clean__max_repeat=3, nsmc_clean__max_repeat=3)
-    assert states(result.flow_run_id)["clean_shard"] == {"Completed"}
-    for key in ("nsmc.ingest.rows", "nsmc.clean.rows_out", "wiki.clean.rows_out", "wiki.tokens"):
-        assert result.metrics[key] == first.metrics[key]
-
-
 def test_corrupt_dump_fails_the_run_clearly(inputs, tmp_path):
     broken = tmp_path / "broken.xml.bz2"
     broken.write_bytes((inputs / "kowiki.xml.bz2").read_bytes()[:-30])

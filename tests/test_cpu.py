@@ -1,5 +1,5 @@
 """The thread budget: heavy jobs take turns on the CPU, across threads and processes, and torch
-gets the budget's threads."""
+gets the budget's threads; only GPU trainings ask for the GPU slot."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from korflow.core import cpu
+from korflow.core import cpu, gpu
 
 
 @pytest.fixture
@@ -97,3 +97,33 @@ def test_torch_gets_the_thread_budget(lock, monkeypatch):
     monkeypatch.setenv("KORFLOW_THREADS", "0")
     with pytest.raises(ValueError, match="KORFLOW_THREADS='0'"):
         cpu.threads()
+
+
+def test_a_cpu_training_takes_no_gpu_slot(monkeypatch):
+    # auto: only trainings on CUDA ask (pytest.fail: nothing may be said, no server asked).
+    monkeypatch.delenv("KORFLOW_GPU_SLOT", raising=False)
+    with gpu.gpu_slot("sentiment random", on_gpu=False, log=pytest.fail):
+        pass
+    monkeypatch.setenv("KORFLOW_GPU_SLOT", "off")
+    with gpu.gpu_slot("sentiment random", on_gpu=True, log=pytest.fail):
+        pass
+    monkeypatch.setenv("KORFLOW_GPU_SLOT", "sometimes")
+    with pytest.raises(ValueError, match="KORFLOW_GPU_SLOT='sometimes': use one of auto"):
+        gpu.slot_mode()
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_without_the_limit_a_gpu_training_does_not_wait(monkeypatch):
+    # Prefect's ephemeral API has no korflow-gpu limit: the slot is free (the team test shows
+    # the limit keeping two trainings apart on a real server).
+    monkeypatch.delenv("KORFLOW_GPU_SLOT", raising=False)
+    said = []
+    started = time.monotonic()
+    with gpu.gpu_slot("seq2seq dot", on_gpu=True, log=said.append):
+        pass
+    assert time.monotonic() - started < 30
+    assert said == [
+        "seq2seq dot: asking for the GPU slot (korflow-gpu)",
+        "seq2seq dot: got the GPU slot after 0 s",
+        "seq2seq dot: gives the GPU slot back",
+    ]

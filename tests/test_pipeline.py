@@ -360,24 +360,6 @@ def test_changed_chatbot_file_reruns_only_the_seq2seq_stage(first, inputs, tmp_p
     assert s["prepare_pairs"] == {"Completed"} and s["train_chat_model"] == {"Completed"}
 
 
-def test_stages_run_their_tasks_on_a_dask_cluster(inputs):
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=None
-    ) as cluster:
-        result = run(
-            inputs,
-            stages=["corpus"],
-            task_runner=cluster.scheduler_address,
-            corpus=corpus_overrides(inputs, clean__max_repeat=4, nsmc_clean__max_repeat=4),
-        )
-        assert cluster.scheduler.transition_counter > 0  # the stage's tasks went through Dask
-    corpus = result.stages["corpus"]
-    assert states(corpus.flow_run_id)["clean_shard"] == {"Completed"}
-    assert mlflow.get_run(corpus.run_id).data.tags["korflow.pipeline_run_id"] == result.run_id
-
-
 def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
     # The sentiment stage runs the corpus and FastText stages as its own subflows: on a real
     # multi-process Dask cluster, their tasks run in the worker processes too, and the MLflow

@@ -568,6 +568,10 @@ def serve(
             deployments = serving.build(names=deployment)
         except ValueError as exc:
             _fail(exc)
+        from korflow.core.gpu import GPU_LIMIT, ensure_limit
+
+        if ensure_limit(api_url):  # GPU trainings of the served runs then take turns
+            console.print(f"created the global concurrency limit {GPU_LIMIT} (1 slot)")
         console.print(f"Prefect server {api_url.removesuffix('/api')} (UI); serving:")
         for d in deployments:
             console.print(f"  {d.name}: {[s.schedule for s in d.schedules]}", markup=False)
