@@ -1,6 +1,7 @@
 """The thread budget: heavy jobs take turns on the CPU, across threads and processes, and torch
 gets the budget's threads; only GPU trainings ask for the GPU slot."""
 
+import re
 import subprocess
 import sys
 import threading
@@ -118,12 +119,9 @@ def test_without_the_limit_a_gpu_training_does_not_wait(monkeypatch):
     # the limit keeping two trainings apart on a real server).
     monkeypatch.delenv("KORFLOW_GPU_SLOT", raising=False)
     said = []
-    started = time.monotonic()
     with gpu.gpu_slot("seq2seq dot", on_gpu=True, log=said.append):
         pass
-    assert time.monotonic() - started < 30
-    assert said == [
-        "seq2seq dot: asking for the GPU slot (korflow-gpu)",
-        "seq2seq dot: got the GPU slot after 0 s",
-        "seq2seq dot: gives the GPU slot back",
-    ]
+    asked, got, back = said
+    assert asked == "seq2seq dot: asking for the GPU slot (korflow-gpu)"
+    assert re.fullmatch(r"seq2seq dot: got the GPU slot after [0-5] s", got), got
+    assert back == "seq2seq dot: gives the GPU slot back"
