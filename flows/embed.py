@@ -44,6 +44,7 @@ def _log_model_run(
     evaluation: dict,
     inputs: list,
     mirror: str | None,
+    flow_began: float,
 ) -> EmbedRun:
     params = getattr(cfg, level)
     run_params = {
@@ -68,8 +69,17 @@ def _log_model_run(
         )
         tags[tracking.NONDETERMINISTIC] = unrepeatable
     record = tracking.flow_record("embed", cfg, mirror, levels=[level], units=[unit])
+    # A model trained by this flow run (not served from the cache): its run starts with the
+    # training, so that the run's duration is the training's.
+    trained_at = model.stats.get("started_at", 0.0)
     with tracking.stage_run(
-        "embed", cfg.profile, run_params, seed=params.seed, tags=tags, flow=record
+        "embed",
+        cfg.profile,
+        run_params,
+        seed=params.seed,
+        tags=tags,
+        flow=record,
+        start_time=trained_at if trained_at >= flow_began else None,
     ) as run:
         mlflow.set_tag("mlflow.runName", f"embed-{level}-{unit}-{cfg.profile}")
         for source in inputs:
@@ -87,7 +97,7 @@ def _log_model_run(
         }
         mlflow.log_metrics(metrics)
         report = Path(evaluation["report"])
-        for name in ("neighbours.txt", "projection.png", "vectors.vec"):
+        for name in ("neighbours.txt", "projection.png", "vectors.vec", "vectors.bin"):
             mlflow.log_artifact(str(report / name))
         mlflow.log_artifacts(
             str(Path(model.path).parent),
@@ -115,7 +125,7 @@ def embed_flow(
     """Train and evaluate the FastText models on ``config`` (resolved settings), else on
     ``profile`` with ``overrides``; one MLflow run per model. ``upstream``: {"corpus":
     CorpusResult} from a pipeline that already ran that stage."""
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
     cfg = flow_settings("embed", profile, overrides, config)
     upstream = upstream or {}
     mirror_arg = settings.mirror_arg(data_mirror)
@@ -157,6 +167,7 @@ def embed_flow(
                 evaluation.result(),
                 eval_files,
                 mirror_arg,
+                began,
             )
         )
         get_run_logger().info("fasttext %s/%s: %s", level, unit, runs[-1])

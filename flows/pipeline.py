@@ -195,7 +195,7 @@ def pipeline_report(
         lines.append(f"| {stage} | **failed**: {why} | - |")
     lines.append("")
     for stage, table in compare.tables(compare.search(pipeline_run_id=run_id)).items():
-        lines += [f"## {stage}", "", table.to_markdown(index=False), ""]
+        lines += [f"## {stage}", "", compare.display(table).to_markdown(index=False), ""]
     seq2seq = results.get("seq2seq")
     if isinstance(seq2seq, Seq2SeqResult):
         lines += ["## seq2seq answers to everyday questions", ""]

@@ -21,8 +21,6 @@ from korflow.serving.pyfunc import log_model_folder
 
 # The tag that names a stage's variant.
 VARIANT_TAG = {"sentiment": "korflow.embedding", "seq2seq": "korflow.attention", "lm": "korflow.lm"}
-# The validation metric a stage's champion is chosen by (a perplexity: lower is better).
-CHAMPION_METRIC = {"sentiment": "val_accuracy", "seq2seq": "val_chrf", "lm": "val_perplexity"}
 # The settings that narrow a stage's config to one variant, for ``korflow reproduce``.
 NARROW = {"sentiment": "embeddings", "seq2seq": "attentions"}
 
@@ -132,7 +130,7 @@ def log_trained_variant(
             extra = after(training, folder) if after else {}
         registration = {}
         if cfg.register_model and served is not None:
-            metric = CHAMPION_METRIC[stage]
+            metric = registry.CHAMPION_METRIC[stage]
             registration = registry.register_run(
                 model_uri, served.name, run_id, metric, not metric.endswith("perplexity")
             )

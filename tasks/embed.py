@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-from gensim.models import KeyedVectors
+from gensim.models import FastText, KeyedVectors
+from gensim.models.fasttext import save_facebook_model
 from prefect import get_run_logger
 
 from korean.embeddings import FastTextParams, KoreanVectors, train_fasttext, write_corpus
@@ -67,6 +69,7 @@ def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
     """Train and save a gensim FastText model; the folder appears only once it is complete."""
     logger = get_run_logger()
     with cpu_turn(f"FastText {level}", logger.info):
+        began = time.time()  # the MLflow run, opened later, starts here
         model, stats = train_fasttext(
             corpus.path,
             params,
@@ -88,7 +91,10 @@ def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
         stats.seconds,
     )
     return Shard(
-        path=str(path), sha256=sha256_file(path), rows=stats.vocabulary, stats=asdict(stats)
+        path=str(path),
+        sha256=sha256_file(path),
+        rows=stats.vocabulary,
+        stats={**asdict(stats), "started_at": began},
     )
 
 
@@ -103,7 +109,8 @@ def evaluate_model(
     projection_words: int,
 ) -> dict:
     """WS-353 Spearman, analogy accuracy and distance (korean.evaluation), plus the report
-    files logged with the run: nearest neighbours, a 2-D projection, a word2vec .vec export."""
+    files logged with the run: nearest neighbours, a 2-D projection, a word2vec .vec export and
+    fastText's native .bin (subwords kept)."""
     with cpu_turn(f"FastText {level} evaluation", get_run_logger().info):  # BLAS on every core
         vectors = KoreanVectors.load(model.path, level)
         metrics = evaluate_similarity(vectors, load_ws353(ws353.path))
@@ -132,4 +139,7 @@ def evaluate_model(
         export.allocate_vecattrs(attrs=["count"], types=[np.int64])
         export.expandos["count"][:] = vectors.kv.expandos["count"]
     export.save_word2vec_format(str(folder / "vectors.vec"))
+    # fastText's own binary keeps the subword n-grams, so it gives unseen forms a vector (the
+    # .vec cannot); the jamo level's keys are jamo strings (korean.jamo_units.decompose).
+    save_facebook_model(FastText.load(model.path), str(folder / "vectors.bin"))
     return {"metrics": metrics, "report": str(folder)}

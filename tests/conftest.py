@@ -33,10 +33,17 @@ def korflow_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def prefect_api(korflow_home):
     """A real, temporary Prefect API for flow tests (started once per session)."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        # The korflow commands these tests start use it too, instead of starting a temporary
+        # server each; the tests about the temporary server take it out of their environment.
+        os.environ["PREFECT_API_URL"] = PREFECT_API_URL.value()
+        try:
+            yield
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
 
 
 @pytest.fixture(scope="session")

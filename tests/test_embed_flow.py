@@ -6,9 +6,13 @@ import sys
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
+from gensim.models import FastText
+from gensim.models.fasttext import load_facebook_model
 from mlflow import MlflowClient
 
+from korean.jamo_units import decompose
 from tests.conftest import corpus_overrides, nested
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -77,6 +81,16 @@ def test_one_tagged_run_per_model_with_metrics_and_artifacts(result):
         header, first = vec.read_text(encoding="utf-8").splitlines()[:2]
         assert int(header.split()[1]) == 16
         assert "ㅇㅕ" not in vec.read_text(encoding="utf-8")  # jamo keys are exported as Hangul
+        # fastText's binary keeps the subwords: an unseen form gets the model's own vector.
+        native = mlflow.artifacts.download_artifacts(
+            run_id=summary.run_id, artifact_path="vectors.bin"
+        )
+        loaded = load_facebook_model(native).wv
+        trained = FastText.load(summary.model_path).wv
+        unseen = decompose("재밌었어요") if summary.level == "jamo" else "재밌었어요"
+        assert unseen not in loaded.key_to_index
+        assert np.allclose(loaded[unseen], trained[unseen], atol=1e-6)
+        assert np.allclose(loaded.vectors, trained.vectors, atol=1e-6)
 
 
 def test_projection_plot_is_a_png(result):
@@ -130,3 +144,23 @@ def test_empty_vocabulary_is_a_clear_error(inputs):
 
     with pytest.raises(EmbeddingError, match="left no words"):
         run(inputs, levels=["syllable"], syllable__min_count=10_000)
+
+
+def test_a_model_in_a_local_store_is_read_in_place_not_copied(result):
+    from korflow.app.embedding_runs import local_artifact
+
+    folder = local_artifact(f"runs:/{result.runs[0].run_id}/model")
+    assert folder is not None and folder.is_relative_to(Path(os.environ["KORFLOW_HOME"]))
+    assert (folder / "fasttext.model").is_file()
+    assert local_artifact("s3://bucket/korflow/model") is None  # remote: downloaded
+
+
+def test_a_runs_duration_covers_its_training(inputs):
+    # The model trains in a task before its run opens: the run starts when training began.
+    fresh = run(inputs, levels=["syllable"], syllable__seed=7).runs[0]  # not from the cache
+    got = mlflow.get_run(fresh.run_id)
+    seconds = (got.info.end_time - got.info.start_time) / 1000
+    assert seconds >= got.data.metrics["train_seconds"] > 0
+    again = run(inputs, levels=["syllable"], syllable__seed=7).runs[0]  # served from the cache
+    cached = mlflow.get_run(again.run_id).info
+    assert cached.start_time > got.info.end_time  # not dated back to the first training

@@ -2,6 +2,7 @@
 failed branch, comparison reports and exact reproduction (real Prefect, MLflow, MeCab)."""
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from korflow.core import cpu
@@ -257,9 +259,32 @@ def test_compare_writes_tables_and_plots(first, tmp_path):
         assert part in text
     assert first.run_id[:8] in text
     assert (tmp_path / "md" / "sentiment_over_runs.png").stat().st_size > 1000
+    # The report's run is in the reports' experiment, out of the training runs' list.
+    reports = mlflow.search_runs(experiment_names=["korflow-reports"], output_format="list")
+    assert [r.data.tags["korflow.stage"] for r in reports] == ["compare"]
+    assert not mlflow.search_runs(
+        experiment_names=["korflow"], filter_string="tags.`korflow.stage` = 'compare'"
+    ).shape[0]
+    # Read at a glance: runs linked to their MLflow pages, the champions marked with the
+    # distance from them, numbers for people, a heading for each plot.
+    sentiment = first.stages["sentiment"].runs[0]
+    assert f"/runs/{sentiment.run_id})" in text
+    assert "champion-quick" in text and "val_accuracy vs champion" in text
+    assert "e+0" not in text
+    assert "## sentiment: key metrics over runs" in text and "## seq2seq: val_chrf by epoch" in text
     html = _cli("compare", "--pipeline", first.run_id, "--format", "html", "--out", str(tmp_path))
     assert html.returncode == 0, html.stderr[-2000:]
     assert "<table" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    # For scripts: raw numbers and full run ids.
+    out = _cli("compare", "--pipeline", first.run_id, "--format", "json", "--out", str(tmp_path))
+    rows = json.loads(Path(out.stdout.strip().splitlines()[-1]).read_text(encoding="utf-8"))
+    found = {r["run"]: r for r in rows["sentiment"]}
+    assert found[sentiment.run_id]["test_accuracy"] == pytest.approx(
+        sentiment.test_accuracy, abs=1e-12
+    )
+    out = _cli("compare", "--pipeline", first.run_id, "--format", "csv", "--out", str(tmp_path))
+    table = pd.read_csv(out.stdout.strip().splitlines()[-1])
+    assert set(table["stage"]) >= {"corpus", "sentiment", "seq2seq"}
     none = _cli("compare", "--since", "2999-01-01")
     assert none.returncode == 1 and "no finished korflow runs" in none.stderr
 
@@ -360,6 +385,10 @@ def test_changed_chatbot_file_reruns_only_the_seq2seq_stage(first, inputs, tmp_p
     assert s["prepare_pairs"] == {"Completed"} and s["train_chat_model"] == {"Completed"}
 
 
+# Bounded: in one session of 2026-12-02 (this module after test_sentiment_flow) the cluster's
+# worker processes were gone and the flow waited for them without end; the cause is not found
+# yet. A hang must fail with its traceback, not hold CI for its 90 minutes.
+@pytest.mark.timeout(600)
 def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
     # The sentiment stage runs the corpus and FastText stages as its own subflows: on a real
     # multi-process Dask cluster, their tasks run in the worker processes too, and the MLflow

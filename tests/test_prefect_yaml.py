@@ -90,6 +90,9 @@ def test_korflow_serve_registers_the_schedules_on_its_own_server(tmp_path):
         assert sorted(d["name"] for d in found) == ["corpus-full", "pipeline-quick"]
         crons = {d["name"]: [s["schedule"]["cron"] for s in d["schedules"]] for d in found}
         assert crons == {"pipeline-quick": ["0 1 * * *"], "corpus-full": ["0 3 * * 0"]}
+        # The UI served on this port asks this port's API, not 4200's.
+        ui = requests.get(f"http://127.0.0.1:{port}/ui-settings", timeout=5).json()
+        assert ui["api_url"] == api
         # GPU trainings of the served runs take turns: the limit they ask for exists.
         limit = requests.get(f"{api}/v2/concurrency_limits/korflow-gpu", timeout=5).json()
         assert (limit["limit"], limit["active"]) == (1, True)

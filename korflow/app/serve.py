@@ -73,6 +73,9 @@ def local_server(port: int = 4200, timeout: float = 120.0):
         "PREFECT_HOME": str(settings.home() / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
+        # The UI asks /ui-settings where the API is; Prefect answers port 4200 whatever port
+        # the server listens on, unless told (a user's own value, e.g. behind a proxy, stays).
+        "PREFECT_UI_API_URL": os.environ.get("PREFECT_UI_API_URL", url),
     }
     env.pop("PREFECT_API_URL", None)
     log = open(settings.home() / "prefect-server.log", "ab")  # noqa: SIM115 - closed below

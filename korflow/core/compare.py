@@ -1,11 +1,14 @@
 """Compare runs across pipeline runs and variants, from ``mlflow.search_runs``: key metrics per
 stage and variant, filterable by profile, date and pipeline run; a Markdown or HTML report
 with plots (each key metric over runs, learning curves side by side, and sentiment test
-accuracy against the labelled reviews trained on)."""
+accuracy against the labelled reviews trained on), runs linked to their MLflow pages and the
+champions marked; or JSON / CSV for scripts."""
 
 from __future__ import annotations
 
 import html
+import json
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -13,8 +16,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from korflow.core import plots, tracking
+from korflow.core.registry import CHAMPION, CHAMPION_METRIC
+from korflow.core.secrets import redact
 
 # Per stage: the tags that name a variant, and the metrics users compare.
 STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -47,8 +53,9 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "seq2seq": (
         ("korflow.attention",),
         (
-            "test_bleu",
             "test_chrf",
+            "test_bleu",
+            "val_chrf",
             "test_perplexity",
             "test_bleu_greedy",
             "test_chrf_greedy",
@@ -57,11 +64,9 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
 }
-CURVES = {
-    "lm": "epoch_val_perplexity",
-    "sentiment": "epoch_val_accuracy",
-    "seq2seq": "epoch_val_loss",
-}
+# The learning curve a stage's report shows: of the metric its champion is chosen by.
+CURVES = {stage: f"epoch_{metric}" for stage, metric in CHAMPION_METRIC.items()}
+LOCAL_UI = "http://127.0.0.1:5000"  # where the README's `mlflow ui` serves a local store
 # Stage names runs were tagged with before: the FastText stage's runs were tagged ``fasttext``
 # until the tag took the command's name, ``embed``; saved filters and old runs still work.
 OLD_STAGE_NAMES = {"fasttext": "embed"}
@@ -112,16 +117,41 @@ def variant(stage: str, tags: Mapping[str, str | None]) -> str:
     return "/".join(tags.get(t) if isinstance(tags.get(t), str) else "-" for t in names) or "-"
 
 
+def champions() -> dict[str, list[str]]:
+    """Run id -> the aliases its registered model holds (``champion-quick``, ``champion``)."""
+    client = MlflowClient()
+    held: dict[str, list[str]] = {}
+    try:
+        for model in client.search_registered_models(filter_string="name LIKE 'korflow-%'"):
+            for alias, version in model.aliases.items():
+                found = client.get_model_version(model.name, version)
+                held.setdefault(found.tags.get("korflow.run_id") or found.run_id, []).append(alias)
+    except MlflowException:  # no registry (a store without one): no marks
+        return {}
+    return held
+
+
+def run_url(experiment_id: str, run_id: str) -> str:
+    """The run's page in the MLflow UI: the tracking server's, else the README's `mlflow ui`."""
+    uri = mlflow.get_tracking_uri()
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+    return f"{redact(base)}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
 def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One table per stage: a row per run, its variant, profile and key metrics."""
+    """One table per stage: a row per run (oldest first), its variant, profile and key metrics,
+    the aliases it holds and, for a stage with a champion, how far its champion metric is from
+    the champion's of its profile (and unit). Raw values: ``display`` formats them."""
     out = {}
+    held = champions()
     for stage, (_, metrics) in STAGES.items():
         part = runs[runs["stage"] == stage] if not runs.empty else runs
         if part.empty:
             continue
         table = pd.DataFrame(
             {
-                "run": part["run_id"].str[:8],
+                "run": part["run_id"],
+                "experiment": part["experiment_id"],
                 "started": part["start_time"].dt.strftime("%Y-%m-%d %H:%M"),
                 "profile": part["tags.korflow.profile"],
                 "pipeline": (
@@ -130,15 +160,69 @@ def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
                     else ""
                 ),
                 "variant": part["variant"],
+                "champion": [", ".join(held.get(r, [])) for r in part["run_id"]],
             }
         )
         for metric in metrics:
             column = f"metrics.{metric}"
             if column in part:
-                table[metric] = part[column].round(4)
-        table["seconds"] = part["seconds"].round(1)
+                table[metric] = part[column]
+        table["seconds"] = part["seconds"]
+        chosen = CHAMPION_METRIC.get(stage)
+        if chosen in table:
+            table[f"{chosen} vs champion"] = _from_champion(table, part, chosen)
         out[stage] = table.reset_index(drop=True)
     return out
+
+
+def _from_champion(table: pd.DataFrame, part: pd.DataFrame, metric: str) -> pd.Series:
+    """Each run's ``metric`` minus its champion's (the run holding ``champion-<profile>``
+    among the runs of its profile and unit); NaN where no such champion is in the table."""
+    unit = part.get("tags.korflow.unit", pd.Series("", index=part.index)).fillna("")
+    keys = list(zip(table["profile"], unit, strict=True))
+    best = {
+        key: value
+        for key, value, aliases in zip(keys, table[metric], table["champion"], strict=True)
+        if f"{CHAMPION}-{key[0]}" in aliases.split(", ")
+    }
+    return pd.Series(
+        [
+            v - best[k] if k in best else float("nan")
+            for k, v in zip(keys, table[metric], strict=True)
+        ],
+        index=table.index,
+    )
+
+
+def human(value) -> str:
+    """A number as a person reads it: 2,512,120 not 2.51212e+06; 0.8771; blank for none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if not isinstance(value, (int, float)):
+        return str(value)
+    if float(value).is_integer() and abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.1f}"
+    return f"{value:.4g}"
+
+
+def display(table: pd.DataFrame, link: str = "md") -> pd.DataFrame:
+    """A table for people: numbers formatted, the run id short and (``link`` md or html)
+    linked to its page; ``text`` for a terminal."""
+    shown = table.drop(columns=["experiment"]).copy()
+    for column in shown.columns:
+        if pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = [human(v) for v in shown[column]]
+    if link == "text":
+        shown["run"] = table["run"].str[:8]
+        return shown
+    urls = [run_url(e, r) for e, r in zip(table["experiment"], table["run"], strict=True)]
+    shown["run"] = [
+        f"[{r[:8]}]({u})" if link == "md" else f'<a href="{html.escape(u)}">{r[:8]}</a>'
+        for r, u in zip(table["run"], urls, strict=True)
+    ]
+    return shown
 
 
 def label_curve(runs: pd.DataFrame) -> pd.DataFrame:
@@ -167,22 +251,42 @@ def label_curve(runs: pd.DataFrame) -> pd.DataFrame:
 def write_report(
     runs: pd.DataFrame, folder: str | Path, fmt: str = "md", title: str = "korflow runs"
 ) -> Path:
-    """The tables and the plots in ``folder``; returns the report file."""
+    """The tables and the plots in ``folder``; returns the report file: report.md or .html for
+    people, report.json (stage -> rows) or runs.csv (a row a run, its stage in a column) for
+    scripts, with raw numbers and full run ids."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    images = _plots(runs, folder)
     parts = tables(runs)
     curve = label_curve(runs)
+    if fmt in ("json", "csv"):
+        if not curve.empty:
+            parts["sentiment by labelled reviews"] = curve
+        if fmt == "json":
+            path = folder / "report.json"
+            rows = {
+                k: json.loads(t.to_json(orient="records", double_precision=15))
+                for k, t in parts.items()
+            }
+            path.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
+        else:
+            path = folder / "runs.csv"
+            frames = [t.assign(stage=k) for k, t in parts.items() if k in STAGES]
+            pd.concat(frames, ignore_index=True).to_csv(path, index=False)
+        return path
+    images = _plots(runs, folder)
     if not curve.empty:
-        parts["sentiment by labelled reviews"] = curve
         name = "sentiment_by_labelled_reviews.png"
-        plots.label_curve_png(curve, folder / name, "sentiment: test accuracy by labelled reviews")
-        images.append(name)
+        heading = "sentiment: test accuracy by labelled reviews"
+        plots.label_curve_png(curve, folder / name, heading)
+        images.append((heading, name))
+    shown = {stage: display(t, fmt) for stage, t in parts.items()}
+    if not curve.empty:
+        shown["sentiment by labelled reviews"] = curve.map(human)
     if fmt == "html":
         body = [f"<h1>{html.escape(title)}</h1>"]
-        for stage, table in parts.items():
-            body += [f"<h2>{stage}</h2>", table.to_html(index=False)]
-        body += [f'<h2>{html.escape(name)}</h2><img src="{name}">' for name in images]
+        for stage, table in shown.items():
+            body += [f"<h2>{stage}</h2>", table.to_html(index=False, escape=False)]
+        body += [f'<h2>{html.escape(h)}</h2><img src="{name}">' for h, name in images]
         path = folder / "report.html"
         path.write_text(
             '<html><head><meta charset="utf-8"></head><body>' + "\n".join(body) + "</body></html>",
@@ -190,29 +294,36 @@ def write_report(
         )
         return path
     lines = [f"# {title}", ""]
-    for stage, table in parts.items():
+    for stage, table in shown.items():
         lines += [f"## {stage}", "", table.to_markdown(index=False), ""]
-    lines += [f"![{name}]({name})" for name in images]
+    for heading, name in images:
+        lines += [f"## {heading}", "", f"![{heading}]({name})", ""]
     path = folder / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
-def _plots(runs: pd.DataFrame, folder: Path) -> list[str]:
+def _plots(runs: pd.DataFrame, folder: Path) -> list[tuple[str, str]]:
+    """(heading, file) of each plot: a stage's key metrics over its runs (in order, one panel a
+    metric), and the newest run of each variant's learning curve of the metric its champion is
+    chosen by."""
     names = []
     for stage, (_, metrics) in STAGES.items():
         part = runs[runs["stage"] == stage] if not runs.empty else runs
-        if len(part) < 1 or stage in ("pipeline", "corpus"):
+        if part.empty or stage in ("pipeline", "corpus"):
             continue
-        series = {}
-        for variant, group in part.groupby("variant"):
-            for metric in metrics[:2]:
-                if f"metrics.{metric}" in group:
-                    points = zip(group["start_time"], group[f"metrics.{metric}"], strict=True)
-                    series[f"{variant} {metric}"] = list(points)
-        name = f"{stage}_over_runs.png"
-        plots.lines_png(series, folder / name, f"{stage}: key metrics over runs", "run start")
-        names.append(name)
+        shown = [m for m in metrics[:2] if f"metrics.{m}" in part]
+        if not shown:
+            continue
+        name, heading = f"{stage}_over_runs.png", f"{stage}: key metrics over runs"
+        plots.over_runs_png(
+            [r[:8] for r in part["run_id"]],
+            list(part["variant"]),
+            {m: list(part[f"metrics.{m}"]) for m in shown},
+            folder / name,
+            heading,
+        )
+        names.append((heading, name))
     client = MlflowClient()
     for stage, metric in CURVES.items():
         part = runs[runs["stage"] == stage] if not runs.empty else runs
@@ -226,6 +337,7 @@ def _plots(runs: pd.DataFrame, folder: Path) -> list[str]:
             for _, row in latest.iterrows()
         }
         name = f"{stage}_learning_curves.png"
-        plots.lines_png(curves, folder / name, f"{stage}: {metric}", "epoch")
-        names.append(name)
+        heading = f"{stage}: {metric.removeprefix('epoch_')} by epoch"
+        plots.lines_png(curves, folder / name, heading, "epoch", integer_x=True)
+        names.append((heading, name))
     return names

@@ -10,11 +10,19 @@ from collections.abc import Mapping
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+# Per-epoch names that would read twice with the prefix (``epoch_epoch_seconds``).
+RENAMED = {"epoch_seconds": "duration_s"}
+
 
 def log_epoch(run_id: str, log: Mapping[str, float]) -> None:
-    """One epoch's metrics as ``epoch_<name>`` at step = epoch (any thread: explicit run id)."""
+    """One epoch's metrics as ``epoch_<name>`` at step = epoch (any thread: explicit run id);
+    its time as ``epoch_duration_s``."""
     now, step = int(time.time() * 1000), int(log["epoch"])
-    metrics = [Metric(f"epoch_{k}", float(v), now, step) for k, v in log.items() if k != "epoch"]
+    metrics = [
+        Metric(f"epoch_{RENAMED.get(k, k)}", float(v), now, step)
+        for k, v in log.items()
+        if k != "epoch"
+    ]
     MlflowClient().log_batch(run_id, metrics=metrics)
 
 

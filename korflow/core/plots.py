@@ -79,10 +79,17 @@ def learning_curve_png(history: list[dict], path: str | Path, title: str) -> Pat
 
 
 def lines_png(
-    series: dict[str, list[tuple]], path: str | Path, title: str, xlabel: str = ""
+    series: dict[str, list[tuple]],
+    path: str | Path,
+    title: str,
+    xlabel: str = "",
+    integer_x: bool = False,
 ) -> Path:
-    """One line per named series of (x, y) points: metrics over runs, or learning curves."""
+    """One line per named series of (x, y) points, e.g. learning curves (``integer_x``: epochs,
+    ticked at whole numbers)."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
     for name, points in series.items():
         if points:
@@ -90,9 +97,40 @@ def lines_png(
             ax.plot(xs, ys, marker="o", label=name)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
+    if integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if series:
         ax.legend(fontsize=8)
-    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def over_runs_png(
+    runs: list[str],
+    variants: list[str],
+    metrics: dict[str, list[float]],
+    path: str | Path,
+    title: str,
+) -> Path:
+    """Key metrics over runs: one panel a metric (each on its own scale), the runs in the order
+    they ran along the x-axis (labelled by run id, not by clock time), a line a variant."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.5), dpi=100)
+    axes = np.atleast_1d(axes)
+    positions = list(range(1, len(runs) + 1))
+    for ax, (metric, values) in zip(axes, metrics.items(), strict=True):
+        for variant in dict.fromkeys(variants):
+            mine = [
+                (x, v) for x, v, w in zip(positions, values, variants, strict=True) if w == variant
+            ]
+            ax.plot(*zip(*mine, strict=True), marker="o", label=variant)
+        ax.set_title(metric)
+        ax.set_xticks(positions, runs, rotation=45, ha="right", fontsize=7)
+        ax.set_xlabel("run (oldest first)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

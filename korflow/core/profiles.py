@@ -21,6 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from korean.clean import REVIEWS, CleanConfig
 from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korean.morphemes import TokenizerConfig
+from korflow.core.names import (
+    ATTENTIONS,
+    EMBED_UNITS,
+    EMBEDDINGS,
+    LEVELS,
+    LM_UNITS,
+    STAGES,
+)
 from korflow.core.secrets import hide
 from models.classifier import ClassifierConfig
 from models.lm import LMConfig
@@ -28,8 +36,6 @@ from models.lm_train import LMTrainConfig
 from models.seq2seq import Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig
 from models.train import TrainConfig
-
-PROFILES = ("quick", "full")
 
 
 class CorpusConfig(BaseModel):
@@ -81,10 +87,10 @@ class EmbedConfig(BaseModel):
 
     profile: str = "full"
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
-    levels: list[Literal["syllable", "jamo"]] = ["syllable", "jamo"]
+    levels: list[Literal[LEVELS]] = list(LEVELS)
     # morpheme: the corpus's tokens (what the sentiment model reads); eojeol: whitespace words
     # of the cleaned text, as Park et al. trained, which the syntactic analogies need.
-    units: list[Literal["morpheme", "eojeol"]] = ["morpheme"]
+    units: list[Literal[EMBED_UNITS]] = ["morpheme"]
     include_wiki: bool = True
     # Your own evaluation files ({"ws353": path, "analogy": path}) instead of Park et al.'s.
     eval_files: dict[Literal["ws353", "analogy"], str] = {}
@@ -141,7 +147,7 @@ class LMStageConfig(BaseModel):
 
     profile: str = "full"
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
-    units: list[Literal["morpheme", "syllable"]] = ["morpheme", "syllable"]
+    units: list[Literal[LM_UNITS]] = list(LM_UNITS)
     # The sentiment stage's validation reviews are held out: its split settings, which the
     # sentiment stage's lm variant checks.
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
@@ -197,12 +203,7 @@ class SentimentConfig(BaseModel):
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     embed: EmbedConfig = EmbedConfig()  # the FastText stage (syllable / jamo variants)
     # lm: random embeddings with the LM stage's biLM beside them (ELMo).
-    embeddings: list[Literal["random", "syllable", "jamo", "lm"]] = [
-        "random",
-        "syllable",
-        "jamo",
-        "lm",
-    ]
+    embeddings: list[Literal[EMBEDDINGS]] = list(EMBEDDINGS)
     lm: LMStageConfig = LMStageConfig()  # the LM stage (the lm variant)
     # Use these gensim FastText model files ({"syllable": path, "jamo": path}) instead of
     # running the FastText stage.
@@ -262,10 +263,7 @@ class Seq2SeqStageConfig(BaseModel):
     # a copy path over the question and the answers of its nearest training questions, and a
     # choice head). The default two, the best plain attention and refine, fit the stage's 40
     # minutes on 2 cores (about 9 + 26, timed apart); all five take about an hour.
-    attentions: list[Literal["none", "dot", "general", "additive", "refine"]] = [
-        "general",
-        "refine",
-    ]
+    attentions: list[Literal[ATTENTIONS]] = ["general", "refine"]
     retrieved: int = Field(3, ge=1)  # refine: nearest training questions whose answers it reads
     # Embedding initialisation: random, or the FastText stage's syllable / jamo vectors.
     embedding: Literal["random", "syllable", "jamo"] = "random"
@@ -308,9 +306,6 @@ SEQ2SEQ_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-STAGES = ("corpus", "embed", "lm", "sentiment", "seq2seq")
-
-
 class PipelineConfig(BaseModel):
     """The whole DAG: which stages run, and each stage's settings on the same profile. The
     corpus settings reach every stage that reads the corpus, the FastText ones the stages that
@@ -319,7 +314,7 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str = "full"
-    stages: list[Literal["corpus", "embed", "lm", "sentiment", "seq2seq"]] = list(STAGES)
+    stages: list[Literal[STAGES]] = list(STAGES)
     # Where each stage's tasks run: thread, dask (a local cluster) or tcp://HOST:PORT (an
     # existing Dask scheduler); None = KORFLOW_TASK_RUNNER, else threads.
     task_runner: str | None = None

@@ -18,6 +18,19 @@ from mlflow.exceptions import MlflowException
 
 CHAMPION = "champion"
 DEPLOYED_PROFILE = "full"  # the profile whose champion is also ``champion``
+# The validation metric a stage's champion is chosen by (a perplexity: lower is better).
+CHAMPION_METRIC = {"sentiment": "val_accuracy", "seq2seq": "val_chrf", "lm": "val_perplexity"}
+# What each registered model is, as the registry shows it.
+DESCRIPTIONS = {
+    "korflow-sentiment": "LSTM sentiment classifier for Korean movie reviews (NSMC): input "
+    "column document, output label (1 positive) and probability of positive.",
+    "korflow-seq2seq": "LSTM seq2seq chatbot on the songys ChatbotData pairs: input column "
+    "question, output answer.",
+    "korflow-lm": "Forward LSTM language model over syllables (Wikipedia + NSMC train): input "
+    "column prompt, output a sampled continuation.",
+    "korflow-lm-morpheme": "Forward LSTM language model over MeCab morphemes (Wikipedia + NSMC "
+    "train): input column prompt, output a sampled continuation.",
+}
 
 
 @dataclass
@@ -82,10 +95,25 @@ def register(
         if promoted:
             for each in names:
                 client.set_registered_model_alias(name, each, version.version)
+        _describe(client, name, version.version, run, metric, score, names if promoted else [])
     except MlflowException as exc:  # keep the champion there is; say why
         return Registration(str(version.version), False, None, None, f"registry error: {exc}")
     return Registration(
         str(version.version), promoted, str(holder.version) if holder else None, previous
+    )
+
+
+def _describe(client, name, version, run, metric, score, aliases_taken) -> None:
+    """The registered model's description (when it has none) and the version's: which run, its
+    metric, the aliases it took."""
+    if not client.get_registered_model(name).description and name in DESCRIPTIONS:
+        client.update_registered_model(name, description=DESCRIPTIONS[name])
+    said = run.data.tags.get("mlflow.note.content", "").strip()
+    taken = f"took {', '.join(aliases_taken)}" if aliases_taken else "did not beat the champion"
+    client.update_model_version(
+        name,
+        version,
+        description=f"{said} {metric} {score:.4g} (run {run.info.run_id}); {taken}.".strip(),
     )
 
 

@@ -13,6 +13,7 @@ import platform
 import socket
 import subprocess
 import sys
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,6 +33,32 @@ from korflow.core.errors import ERROR_TAG, one_line
 from korflow.core.packages import TRACKED
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
+# What a stage's run is, for the run's description in the MLflow UI; {names} are its korflow.*
+# tags.
+DESCRIPTIONS = {
+    "pipeline": "The whole korflow DAG; a nested run for each stage run.",
+    "corpus": "NSMC and Korean Wikipedia ingested, cleaned and tokenized into morphemes.",
+    "embed": "FastText vectors, {level} level over {unit} tokens, scored on WS-353 and the "
+    "analogies.",
+    "lm": "An LSTM language model, {direction}, over {unit}s of Wikipedia and NSMC train; "
+    "scored by held-out perplexity.",
+    "sentiment": "The LSTM sentiment classifier on NSMC, {embedding} embeddings; tested on the "
+    "NSMC test set.",
+    "seq2seq": "The LSTM seq2seq chatbot, {attention} attention; tested on the question-disjoint "
+    "test split.",
+    "compare": "A korflow compare report: key metrics across the runs it found.",
+}
+NOTE = "mlflow.note.content"  # the tag MLflow shows as a run's description
+
+
+def describe(stage: str, profile: str, tags: Mapping[str, str]) -> str:
+    names = {k.removeprefix("korflow."): v for k, v in tags.items()}
+    text = DESCRIPTIONS.get(stage, f"korflow {stage} stage.").format_map(defaultdict(str, names))
+    return f"{text} Profile {profile}."
+
+
+# `korflow compare`'s runs (its reports), kept out of the training runs' list.
+REPORTS = f"{EXPERIMENT}-reports"
 # The experiment's kind for MLflow 3's UI: model training, so it opens on the runs (an
 # experiment without it may open on the GenAI overview, traces and evaluations).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
@@ -53,7 +80,7 @@ def inherited_nondeterminism(fasttext: Mapping[str, Any] | None) -> dict[str, st
     return {NONDETERMINISTIC: why}
 
 
-_SET_UP: set[str] = set()  # tracking URIs this process has prepared (store, orphaned runs)
+_SET_UP: set[tuple[str, str]] = set()  # (tracking URI, experiment) prepared in this process
 
 
 class TrackingUnavailable(RuntimeError):
@@ -101,20 +128,22 @@ def check_store(timeout: float = 5.0) -> None:
             ) from None
 
 
-def setup() -> str:
-    """Point MLflow at the tracking URI and make sure the experiment exists; return its id. The
-    first time in a process, also prepare the store and close the runs of killed processes."""
+def setup(name: str | None = None) -> str:
+    """Point MLflow at the tracking URI and make sure the experiment ``name`` (default: the
+    training runs', EXPERIMENT) exists; return its id. The first time in a process, also
+    prepare the store and close the runs of killed processes."""
+    name = name or EXPERIMENT
     uri = settings.tracking_uri()
     mlflow.set_tracking_uri(uri)
-    first = uri not in _SET_UP
-    _SET_UP.add(uri)
+    first = (uri, name) not in _SET_UP
+    _SET_UP.add((uri, name))
     if first and uri.startswith("sqlite:///"):
         # A new SQLite store creates and migrates its tables on first use; two korflow
         # commands starting together on an empty store would both migrate it and one would
         # crash (alembic). One at a time, under a lock beside the database file.
         with file_lock(Path(uri.removeprefix("sqlite:///") + ".lock")):
             mlflow.MlflowClient().search_experiments(max_results=1)
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         if first:
             mark_kind(experiment)
@@ -124,11 +153,9 @@ def setup() -> str:
     if uri.startswith("sqlite:"):  # local store: keep artifacts beside it
         location = (settings.home() / "mlartifacts").as_uri()
     try:
-        return mlflow.create_experiment(
-            EXPERIMENT, artifact_location=location, tags=EXPERIMENT_KIND
-        )
+        return mlflow.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
     except mlflow.exceptions.MlflowException:  # created concurrently
-        return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
+        return mlflow.get_experiment_by_name(name).experiment_id
 
 
 def mark_kind(experiment) -> None:
@@ -265,13 +292,18 @@ def stage_run(
     seed: int | None = None,
     tags: Mapping[str, str] | None = None,
     flow: Mapping[str, Any] | None = None,
+    start_time: float | None = None,
+    experiment: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """An MLflow run for one stage, with the korflow tags and the reproducibility record.
+    ``start_time`` (seconds since the epoch): when its work began, if before the run opens (a
+    model trained in a task before its run is logged), so that the run's duration covers it.
+    ``experiment``: another than the training runs' (the reports of ``korflow compare``).
 
     ``flow`` is what re-runs it: the stage's flow and its full resolved config, logged as
     ``config/flow.json`` for ``korflow reproduce``. Inside a pipeline the run nests under the
     pipeline's run and carries its ids."""
-    experiment_id = setup()
+    experiment_id = setup(experiment)
     version = code_version()
     pipeline = _PIPELINE.get()
     run_tags = {
@@ -287,13 +319,21 @@ def stage_run(
     parent = active.info.run_id if active else None
     if pipeline and parent is None:
         parent = pipeline["korflow.pipeline_run_id"]
+    opened = {"run_name": f"{stage}-{profile}", "tags": run_tags}
+    if start_time is not None:  # MLflow's start_run takes no start time: create the run
+        if parent:
+            run_tags["mlflow.parentRunId"] = parent
+        created = mlflow.MlflowClient().create_run(
+            experiment_id, start_time=int(start_time * 1000), **opened
+        )
+        opened = {"run_id": created.info.run_id}
     with mlflow.start_run(
         experiment_id=experiment_id,
-        run_name=f"{stage}-{profile}",
-        tags=run_tags,
         nested=active is not None,
-        parent_run_id=parent if active is None else None,
+        parent_run_id=parent if active is None and start_time is None else None,
+        **opened,
     ) as run:
+        mlflow.set_tag(NOTE, describe(stage, profile, run_tags))
         if flow is not None:
             mlflow.log_dict(dict(flow), "config/flow.json")
         params = flatten(config)

@@ -18,8 +18,9 @@ import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
 
+from korean.morphemes import JAVA_BACKENDS
 from korflow.core.imports import ROOT, code_files
-from korflow.core.packages import SERVED
+from korflow.core.packages import JVM, SERVED
 from korflow.serving import model_folder
 
 # The file MLflow runs to build the model (models from code).
@@ -39,11 +40,24 @@ def code_paths(files: tuple[Path, ...], root: Path) -> list[str]:
     return sorted(str(root / top) for top in {f.relative_to(ROOT).parts[0] for f in files})
 
 
+def requirements(java: bool) -> list[str]:
+    """The served model's pip requirements: the trained versions of what prediction imports,
+    as the package index names them (``torch==2.13.0``, not the local build ``2.13.0+cpu``,
+    which no index hosts); the JVM packages only for a model that tokenizes with a Java
+    backend."""
+    return [f"{p}=={metadata.version(p).split('+')[0]}" for p in SERVED if java or p not in JVM]
+
+
 def log_pyfunc(
-    python_model: mlflow.pyfunc.PythonModel, folder: Path, inputs: pd.DataFrame, outputs
+    python_model: mlflow.pyfunc.PythonModel,
+    folder: Path,
+    inputs: pd.DataFrame,
+    outputs,
+    java: bool = False,
 ) -> mlflow.models.model.ModelInfo:
     """Log ``type(python_model)`` (a PythonModel with a ``SIGNATURE``, built with no arguments)
-    from code, with ``folder`` as its ``model_dir`` artifact and ``inputs`` as input example."""
+    from code, with ``folder`` as its ``model_dir`` artifact and ``inputs`` as input example;
+    ``java``: its tokenizer needs the JVM."""
     cls = type(python_model)
     signature: ModelSignature = cls.SIGNATURE
     declared = signature.outputs.input_names()
@@ -60,7 +74,7 @@ def log_pyfunc(
                 code_paths=code_paths(code_files(cls.__module__), Path(tmp)),
                 signature=signature,
                 input_example=inputs,
-                pip_requirements=[f"{p}=={metadata.version(p)}" for p in SERVED],
+                pip_requirements=requirements(java),
             )
         finally:
             # Validating the input example loads the model here, which puts its (temporary)
@@ -85,4 +99,5 @@ def log_model_folder(
     model_folder.write(folder, config, vocab, weights, files)
     mlflow.log_artifact(str(folder / "vocab.json"))
     outputs = predict(folder, examples)
-    return log_pyfunc(python_model, folder, pd.DataFrame({column: examples}), outputs)
+    java = config.get("tokenizer", {}).get("backend", "mecab") in JAVA_BACKENDS
+    return log_pyfunc(python_model, folder, pd.DataFrame({column: examples}), outputs, java)
