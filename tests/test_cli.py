@@ -12,11 +12,15 @@ from korflow.core.names import ATTENTIONS
 from tests.conftest import FIXTURES
 
 
-def korflow(*args, home, env=None, timeout=300):
-    """``korflow ARGS`` with its own home (MLflow store, Prefect), plus ``env``."""
+def korflow(*args, home, env=None, timeout=300, shared_api=False):
+    """``korflow ARGS`` with its own home (MLflow store, Prefect), plus ``env``. Its Prefect
+    API is a temporary one it starts, as a user's is; ``shared_api``: the session's (the
+    ``prefect_api`` fixture), for tests about something else (a flow that fails), which then
+    skip that server's start."""
     full = {**os.environ, "KORFLOW_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
     full.pop("MLFLOW_TRACKING_URI", None)
-    full.pop("PREFECT_API_URL", None)
+    if not shared_api:
+        full.pop("PREFECT_API_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "korflow.app.cli", *args],
         capture_output=True,

@@ -23,29 +23,13 @@ import pytest
 import requests
 
 from korflow.app.serve import free_port
-from tests.conftest import FIXTURES, corpus_overrides, stop_group
+from tests.conftest import corpus_overrides, stop_group
+from tests.test_pipeline import overrides as pipeline_overrides
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's prefect, mlflow, dask and korflow
-
-TINY_SENTIMENT = {
-    "embeddings": ["random"],
-    "model": {"embed_dim": 16, "hidden_size": 8},
-    "train": {"epochs": 2, "batch_size": 4, "device": "cpu"},
-    "min_freq": 1,
-    "val_fraction": 0.2,
-}
-TINY_SEQ2SEQ = {
-    "chatbot_file": str(FIXTURES / "chatbot-tiny.csv"),
-    "attentions": ["dot"],
-    "val_fraction": 0.2,
-    "test_fraction": 0.2,
-    "model": {"embed_dim": 16, "hidden_size": 16},
-    "train": {"epochs": 2, "batch_size": 8, "device": "cpu"},
-    "beam": 2,
-}
 
 
 class Team:
@@ -225,14 +209,15 @@ def test_gpu_trainings_take_turns_on_the_slot(team, inputs):
     by side and, with one ``korflow-gpu`` slot, train one after the other."""
     # Hold the one slot until both trainings are asking for it: they would overlap without it.
     team.run(["prefect", "gcl", "update", "korflow-gpu", "--active-slots", "1"], team.admin)
+    small = pipeline_overrides(inputs)  # the pipeline tests' small settings
     flow_run = deployment_run(
         team,
         "korflow-pipeline/pipeline-quick",
         {
             "stages": ["corpus", "sentiment", "seq2seq"],
-            "corpus": corpus_overrides(inputs),
-            "sentiment": TINY_SENTIMENT,
-            "seq2seq": TINY_SEQ2SEQ,
+            "corpus": small["corpus"],
+            "sentiment": {**small["sentiment"], "embeddings": ["random"]},
+            "seq2seq": small["seq2seq"],
         },
     )
     deadline = time.monotonic() + 300

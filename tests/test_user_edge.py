@@ -32,6 +32,7 @@ def show_config(*args, home: Path) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.usefixtures("prefect_api")
 def test_a_corrupted_mirror_file_fails_at_once_naming_both_digests(tmp_path):
     mirror = tmp_path / "mirror"
     (mirror / "nsmc").mkdir(parents=True)
@@ -40,7 +41,15 @@ def test_a_corrupted_mirror_file_fails_at_once_naming_both_digests(tmp_path):
     dump = tmp_path / "kowiki.xml"
     shutil.copy(FIXTURES / "kowiki-tiny.xml", dump)
     home = tmp_path / "home"
-    out = korflow("corpus", "--data-mirror", str(mirror), "--wiki-source", str(dump), home=home)
+    out = korflow(
+        "corpus",
+        "--data-mirror",
+        str(mirror),
+        "--wiki-source",
+        str(dump),
+        home=home,
+        shared_api=True,
+    )
     last = failed_in_one_line(out)
     assert "ratings_train.txt: sha256 mismatch: expected e03b7d14" in last
     assert "AwaitingRetry" not in out.stderr  # a checksum does not change on a second try
@@ -50,11 +59,14 @@ def test_a_corrupted_mirror_file_fails_at_once_naming_both_digests(tmp_path):
     assert "sha256 mismatch" in runs[0].data.tags["korflow.error"]
 
 
+@pytest.mark.usefixtures("prefect_api")
 def test_missing_inputs_and_empty_splits_are_refused_in_one_line(tmp_path):
     missing = tmp_path / "nowhere" / "kowiki.xml.bz2"
     nsmc = [f"nsmc_files.{s}={FIXTURES / f'nsmc-{s}.txt'}" for s in ("train", "test")]
     sets = [arg for pair in nsmc for arg in ("--set", pair)]
-    out = korflow("corpus", "--wiki-source", str(missing), *sets, home=tmp_path / "a")
+    out = korflow(
+        "corpus", "--wiki-source", str(missing), *sets, home=tmp_path / "a", shared_api=True
+    )
     assert str(missing) in failed_in_one_line(out)
     assert "AwaitingRetry" not in out.stderr
 
@@ -71,6 +83,7 @@ def test_missing_inputs_and_empty_splits_are_refused_in_one_line(tmp_path):
         "--set",
         f"nsmc_files.test={FIXTURES / 'nsmc-test.txt'}",
         home=tmp_path / "b",
+        shared_api=True,
     )
     assert "the NSMC train split has 0 usable rows" in failed_in_one_line(out)
 
