@@ -53,7 +53,9 @@ def test_corpus_command_prints_the_run_id_and_where_outputs_went(tmp_path):
     assert f"MLflow run id: {run_id}" in out.stderr
     # Where to look: the run's page in the UI that `mlflow ui` serves on the local store.
     assert re.search(
-        rf"MLflow UI: http://127\.0\.0\.1:5000/#/experiments/\d+/runs/{run_id} ", out.stderr
+        rf"MLflow UI: http://127\.0\.0\.1:5000/#/experiments/\d+/runs/{run_id}"
+        r"\?workflowType=machine_learning ",
+        out.stderr,
     )
     assert str(tmp_path / "home" / "corpus" / "manifest-quick.json") in out.stderr
     assert (tmp_path / "home" / "mlflow.db").is_file()

@@ -268,7 +268,7 @@ def test_compare_writes_tables_and_plots(first, tmp_path):
     # Read at a glance: runs linked to their MLflow pages, the champions marked with the
     # distance from them, numbers for people, a heading for each plot.
     sentiment = first.stages["sentiment"].runs[0]
-    assert f"/runs/{sentiment.run_id})" in text
+    assert f"/runs/{sentiment.run_id}?workflowType=machine_learning)" in text
     assert "champion-quick" in text and "val_accuracy vs champion" in text
     assert "e+0" not in text
     assert "## sentiment: key metrics over runs" in text and "## seq2seq: val_chrf by epoch" in text

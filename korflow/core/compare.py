@@ -67,6 +67,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # The learning curve a stage's report shows: of the metric its champion is chosen by.
 CURVES = {stage: f"epoch_{metric}" for stage, metric in CHAMPION_METRIC.items()}
 LOCAL_UI = "http://127.0.0.1:5000"  # where the README's `mlflow ui` serves a local store
+TRAINING_VIEW = "workflowType=machine_learning"  # MLflow 3's UI: runs and the model registry
 # Stage names runs were tagged with before: the FastText stage's runs were tagged ``fasttext``
 # until the tag took the command's name, ``embed``; saved filters and old runs still work.
 OLD_STAGE_NAMES = {"fasttext": "embed"}
@@ -132,10 +133,12 @@ def champions() -> dict[str, list[str]]:
 
 
 def run_url(experiment_id: str, run_id: str) -> str:
-    """The run's page in the MLflow UI: the tracking server's, else the README's `mlflow ui`."""
+    """The run's page in the MLflow UI: the tracking server's, else the README's `mlflow ui`.
+    In MLflow 3's model-training view: its UI opens the GenAI view unless the link says so
+    (the experiment's kind tag is not enough; seen in a browser, MLflow 3.17)."""
     uri = mlflow.get_tracking_uri()
     base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
-    return f"{redact(base)}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{redact(base)}/#/experiments/{experiment_id}/runs/{run_id}?{TRAINING_VIEW}"
 
 
 def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
