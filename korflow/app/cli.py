@@ -554,12 +554,13 @@ def compare(
     runs = cmp.search(profile, start, pipeline_run, tuple(stage) if stage else tuple(cmp.STAGES))
     if runs.empty:
         _fail("no finished korflow runs match; run a stage or `korflow pipeline` first")
-    for name, table in cmp.tables(runs).items():
+    parts = cmp.tables(runs)  # one read of the registry for the console and the report
+    for name, table in parts.items():
         console.print(f"\n[bold]{name}[/]")
         shown = cmp.display(table, "text").to_string(index=False)
         console.print(shown, markup=False, soft_wrap=True)
     folder = out or settings.home() / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    report = cmp.write_report(runs, folder, fmt)
+    report = cmp.write_report(runs, folder, fmt, parts=parts)
     filters = {"profile": profile or "any", "since": since or "any", "pipeline": pipeline_run}
     with tracking.stage_run(
         "compare", profile or "any", filters, experiment=tracking.REPORTS

@@ -252,14 +252,19 @@ def label_curve(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_report(
-    runs: pd.DataFrame, folder: str | Path, fmt: str = "md", title: str = "korflow runs"
+    runs: pd.DataFrame,
+    folder: str | Path,
+    fmt: str = "md",
+    title: str = "korflow runs",
+    parts: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
-    """The tables and the plots in ``folder``; returns the report file: report.md or .html for
-    people, report.json (stage -> rows) or runs.csv (a row a run, its stage in a column) for
-    scripts, with raw numbers and full run ids."""
+    """The tables (``parts``: ``tables(runs)`` when the caller has them already) and the plots
+    in ``folder``; returns the report file: report.md or .html for people, report.json (stage
+    -> rows) or runs.csv (a row a run, its stage in a column) for scripts, with raw numbers and
+    full run ids."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    parts = tables(runs)
+    parts = dict(parts) if parts is not None else tables(runs)
     curve = label_curve(runs)
     if fmt in ("json", "csv"):
         if not curve.empty:
