@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("run_id")
     run_id = parser.parse_args().run_id
 
-    from korflow.core import settings
+    from korflow.core import registry, settings
 
     settings.configure()
     import mlflow
@@ -41,7 +41,11 @@ def main() -> None:
     from models.data import collate_pairs
     from models.seq2seq_train import generate
 
-    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model/artifacts/predictor"))
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            registry.resolve(f"runs:/{run_id}/model/artifacts/predictor")
+        )
+    )
     predictor = ChatPredictor.load(folder)
     model, config = predictor.model, predictor.config
     data = next(settings.output_path("seq2seq", "data").glob(f"*-refine{config['retrieved']}"))

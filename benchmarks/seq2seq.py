@@ -68,7 +68,7 @@ def logged(run_id: str) -> dict:
 
 
 def everyday(run_id: str) -> str:
-    from korflow.core import settings
+    from korflow.core import registry, settings
 
     settings.configure()
     import mlflow
@@ -78,7 +78,11 @@ def everyday(run_id: str) -> str:
     from korflow.serving.chat_predictor import ChatPredictor
     from korflow.serving.model_folder import PAIRS
 
-    folder = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model/artifacts/predictor"))
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            registry.resolve(f"runs:/{run_id}/model/artifacts/predictor")
+        )
+    )
     predictor = ChatPredictor.load(folder)
     pairs = json.loads((folder / PAIRS).read_text(encoding="utf-8"))
     questions = list(EVERYDAY_QUESTIONS)

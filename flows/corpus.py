@@ -49,7 +49,9 @@ def _log_counts(
     metrics[f"{name}.tokens"] = sum(s.stats["tokens"] for s in tokens)
     metrics[f"{name}.rows_without_tokens"] = sum(s.stats["rows_without_tokens"] for s in tokens)
     metrics[f"{name}.vocab_size"] = vocab.stats["size"]
-    mlflow.log_metrics(metrics)
+    scores, counts = tracking.split_counts(metrics)
+    mlflow.log_metrics(scores)
+    tracking.log_counts(counts)
     return metrics
 
 

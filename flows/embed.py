@@ -95,7 +95,9 @@ def _log_model_run(
             "words_per_s": model.stats["words_per_s"],
             **evaluation["metrics"],
         }
-        mlflow.log_metrics(metrics)
+        scores, counts = tracking.split_counts(metrics)
+        mlflow.log_metrics(scores)
+        tracking.log_counts(counts)
         report = Path(evaluation["report"])
         for name in ("neighbours.txt", "projection.png", "vectors.vec", "vectors.bin"):
             mlflow.log_artifact(str(report / name))

@@ -124,12 +124,15 @@ def _train_direction(
     def metrics(training: dict) -> dict[str, float]:
         return {
             **baseline,
-            "vocab_size": data["vocab_size"],
-            **{f"{name}_units": n for name, n in data["units"].items()},
             **{f"{name}_unk_rate": r for name, r in data["unk_rate"].items()},
             "tokens_per_s": sum(h["tokens_per_s"] for h in training["history"])
             / len(training["history"]),
         }
+
+    counts = {
+        "vocab_size": data["vocab_size"],
+        **{f"{name}_units": n for name, n in data["units"].items()},
+    }
 
     def after(training: dict, folder: Path | None) -> dict:
         mlflow.log_dict(data["documents"], "data/documents.json")
@@ -171,6 +174,7 @@ def _train_direction(
             for name, role in INPUTS
         ],
         metrics=metrics,
+        counts=counts,
         after=after,
     )
     scores = logged.training["metrics"]

@@ -90,18 +90,9 @@ def pipeline_flow(
     prefect_run = flow_run_id()
     started = time.perf_counter()
     record = tracking.flow_record("pipeline", cfg, mirror_arg)
-    # Each stage's own settings; the upstream settings it holds are the pipeline's corpus and
-    # embed settings, logged once.
-    upstream = {"corpus", "embed"}
-    params = cfg.model_dump(
-        mode="json",
-        exclude={
-            "embed": {"corpus"},
-            "lm": {"corpus"},
-            "sentiment": {*upstream, "lm"},
-            "seq2seq": upstream,
-        },
-    )
+    # The pipeline's own settings only: each stage's are params of its own run (and all of
+    # them are in config/flow.json); here they were another column per setting in the runs table.
+    params = cfg.model_dump(mode="json", exclude=set(FLOWS))
     tags = {"korflow.prefect_flow_run_id": prefect_run}
     with tracking.stage_run("pipeline", cfg.profile, params, tags=tags, flow=record) as parent:
         run_id = parent.info.run_id

@@ -113,11 +113,16 @@ def sentiment_flow(
     def metrics(training: dict) -> dict[str, float]:
         history = training["history"]
         return {
-            "vocab_size": data["vocab_size"],
+            # the learning curve's axis: a metric, beside the scores it explains
+            "train_rows": data["sizes"]["train"],
             "test_unk_rate": data["test_unk_rate"],
-            **{f"{split}_rows": n for split, n in data["sizes"].items()},
             "samples_per_s": sum(h["samples_per_s"] for h in history) / len(history),
         }
+
+    counts = {
+        "vocab_size": data["vocab_size"],
+        **{f"{split}_rows": n for split, n in data["sizes"].items() if split != "train"},
+    }
 
     runs = []
     for variant in cfg.embeddings:  # one at a time: each training uses every core
@@ -152,6 +157,7 @@ def sentiment_flow(
             tags={"korflow.corpus_run_id": corpus.run_id, **(lm_tags if lm else {})},
             inputs=inputs,
             metrics=metrics,
+            counts=counts,
             fasttext=ft,
             after=confusion,
         )

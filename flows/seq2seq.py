@@ -104,12 +104,15 @@ def seq2seq_flow(
                 for name, scores in baselines.items()
                 for k, v in scores.items()
             },
-            "vocab_size": data["vocab_size"],
             "test_unk_rate": data["test_unk_rate"],
-            **{f"{split}_pairs": n for split, n in data["sizes"].items()},
             "repeated_answer_share": duplicates["repeated_answer_share"],
             "test_answers_seen_in_train": duplicates["test_answers_seen_in_train"],
         }
+
+    counts = {
+        "vocab_size": data["vocab_size"],
+        **{f"{split}_pairs": n for split, n in data["sizes"].items()},
+    }
 
     def answers(training: dict, folder: Path) -> dict:
         mlflow.log_dict({"skipped": data["skipped"], **duplicates}, "data/answers.json")
@@ -167,6 +170,7 @@ def seq2seq_flow(
             tags=tags,
             inputs=[("chatbot", source.path, source.sha256, "training", source_rows)],
             metrics=metrics,
+            counts=counts,
             fasttext=fasttext,
             after=answers,
         )

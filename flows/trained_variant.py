@@ -63,6 +63,7 @@ def log_trained_variant(
     tags: dict[str, str],
     inputs: list[tuple],
     metrics: Callable[[dict], dict[str, float]],
+    counts: dict[str, int],
     fasttext: EmbedRun | None = None,
     after: Callable[[dict, Path], dict[str, Any]] | None = None,
 ) -> Logged:
@@ -74,7 +75,8 @@ def log_trained_variant(
     just this one); ``params``: the run's parameters; ``tags``:
     the stage's own tags; ``inputs``: arguments
     of ``tracking.log_input_file``; ``metrics(training)``: the stage's metrics beside the
-    training's own; ``after(training, folder)``: the stage's own artifacts, with the served
+    training's own; ``counts``: what it read (rows, units, vocabulary), logged as params;
+    ``after(training, folder)``: the stage's own artifacts, with the served
     model folder at hand (its return value comes back as ``extra``)."""
     fasttext_id = fasttext.run_id if fasttext else "none"
     tags = {
@@ -93,6 +95,7 @@ def log_trained_variant(
         mlflow.set_tag("mlflow.runName", f"{stage}-{variant}-{cfg.profile}")
         for args in inputs:
             tracking.log_input_file(*args)
+        tracking.log_counts(counts)
         training = train(run_id)
         tracking.log_training(run_id, params, training)
         history = training["history"]
@@ -126,6 +129,8 @@ def log_trained_variant(
                     served.examples,
                     served.predict,
                     served.files,
+                    # named for the UI's model lists; runs:/ID/model still finds it
+                    name=f"{stage}-{variant}",
                 ).model_uri
             extra = after(training, folder) if after else {}
         registration = {}

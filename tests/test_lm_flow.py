@@ -62,7 +62,16 @@ def test_one_tagged_run_per_unit_and_direction_with_its_perplexities(result):
         if summary.direction == "backward":
             assert "weights" in names and summary.version is None  # not served on its own
         else:
-            assert summary.version  # registered
+            assert summary.version  # registered, as the model named after its stage and variant
+            (model,) = mlflow.search_logged_models(
+                [r.info.experiment_id],
+                filter_string=f"source_run_id = '{summary.run_id}'",
+                output_format="list",
+            )
+            assert model.name == f"lm-{summary.unit}-forward"
+            registered = "korflow-lm" if summary.unit == "syllable" else "korflow-lm-morpheme"
+            version = client.get_model_version(registered, summary.version)
+            assert version.source == f"models:/{model.model_id}"
 
 
 def test_forward_models_are_registered_and_sample_fixed_prompts(result):

@@ -32,6 +32,21 @@ def _register(name, score, profile="full"):
     return registry.register(info.model_uri, name, run.info.run_id, "val_accuracy")
 
 
+def test_runs_model_uris_find_a_model_named_after_its_stage(name):
+    with mlflow.start_run() as old:
+        mlflow.pyfunc.log_model(name="model", python_model=_Echo(), pip_requirements=[])
+    with mlflow.start_run() as new:
+        mlflow.pyfunc.log_model(name="sentiment-jamo", python_model=_Echo(), pip_requirements=[])
+    old, new = old.info.run_id, new.info.run_id
+    assert registry.resolve(f"runs:/{old}/model") == f"runs:/{old}/model"
+    assert registry.resolve(f"runs:/{new}/model") == f"runs:/{new}/sentiment-jamo"
+    inner = registry.resolve(f"runs:/{new}/model/MLmodel")
+    assert inner == f"runs:/{new}/sentiment-jamo/MLmodel"
+    assert mlflow.pyfunc.load_model(registry.resolve(f"runs:/{new}/model")).predict(["a"]) == ["a"]
+    for other in (f"runs:/{new}/weights/x.pt", f"models:/{name}@champion", "/a/path"):
+        assert registry.resolve(other) == other
+
+
 def _alias(name, alias):
     try:
         return str(MlflowClient().get_model_version_by_alias(name, alias).version)

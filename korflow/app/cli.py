@@ -470,7 +470,7 @@ def _load_pyfunc(uri: str | None, trainer: str, registered: str):
 
     tracking.setup()
     accept_old_model_names()
-    uri = uri or registry.serving_uri(registered)
+    uri = registry.resolve(uri) if uri else registry.serving_uri(registered)
     try:
         loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:  # MLflow raises several types for a missing model or alias

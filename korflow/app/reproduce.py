@@ -120,6 +120,16 @@ def _children(run) -> list:
     return [r for r in found if r.info.run_id != run.info.run_id]
 
 
+def _value(run, metric: str) -> float | None:
+    """A metric of the run, or the count that older runs logged as a metric (a param now)."""
+    if metric in run.data.metrics:
+        return run.data.metrics[metric]
+    try:
+        return float(run.data.params[metric])
+    except (KeyError, ValueError):
+        return None
+
+
 def _compare(original, reproduced: list) -> list[Row]:
     if compare.stage_of(original.data.tags) == "pipeline":
         pipeline = [r for r in reproduced if compare.stage_of(r.data.tags) == "pipeline"]
@@ -132,7 +142,7 @@ def _compare(original, reproduced: list) -> list[Row]:
         for metric, value in sorted(run.data.metrics.items()):
             if is_timing(metric):
                 continue
-            again = twin.data.metrics.get(metric) if twin else None
+            again = _value(twin, metric) if twin else None
             why = run.data.tags.get(tracking.NONDETERMINISTIC, "")
             rows.append(Row(key[0], key[1], metric, value, again, why))
     return rows

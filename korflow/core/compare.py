@@ -167,15 +167,24 @@ def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
             }
         )
         for metric in metrics:
-            column = f"metrics.{metric}"
-            if column in part:
-                table[metric] = part[column]
+            value = _metric_or_count(part, metric)
+            if value is not None:
+                table[metric] = value
         table["seconds"] = part["seconds"]
         chosen = CHAMPION_METRIC.get(stage)
         if chosen in table:
             table[f"{chosen} vs champion"] = _from_champion(table, part, chosen)
         out[stage] = table.reset_index(drop=True)
     return out
+
+
+def _metric_or_count(part: pd.DataFrame, key: str) -> pd.Series | None:
+    """``key`` per run: a metric, or a count (a param; a metric in runs before 2026-12-02)."""
+    metric, count = part.get(f"metrics.{key}"), part.get(f"params.{key}")
+    if count is not None:
+        count = pd.to_numeric(count, errors="coerce")
+        return count if metric is None else metric.fillna(count)
+    return metric
 
 
 def _from_champion(table: pd.DataFrame, part: pd.DataFrame, metric: str) -> pd.Series:

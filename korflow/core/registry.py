@@ -153,3 +153,22 @@ def serving_uri(name: str) -> str:
         except MlflowException:
             break  # unknown model: let the load say so
     return f"models:/{name}@{CHAMPION}"
+
+
+def resolve(uri: str) -> str:
+    """A model URI as MLflow can load it. Logged models were all named ``model`` until they
+    were named after their stage and variant (``sentiment-jamo``); ``runs:/ID/model[/PATH]``
+    keeps working for a newer run by naming the run's one logged model instead."""
+    run_id, _, rest = uri.removeprefix("runs:/").partition("/")
+    if not uri.startswith("runs:/") or rest.partition("/")[0] != "model":
+        return uri
+    experiment = MlflowClient().get_run(run_id).info.experiment_id
+    names = {
+        m.name
+        for m in mlflow.search_logged_models(
+            [experiment], filter_string=f"source_run_id = '{run_id}'", output_format="list"
+        )
+    }
+    if len(names) != 1 or "model" in names:
+        return uri  # an old run's model, or none: MLflow says what it finds
+    return f"runs:/{run_id}/{names.pop()}{rest.removeprefix('model')}"

@@ -203,6 +203,19 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def log_counts(counts: Mapping[str, int]) -> None:
+    """Counts (rows, tokens, pairs, vocabulary sizes) say what a run read, not how well it did:
+    they are params, so that the metric columns and charts hold what runs are compared by.
+    Runs logged before 2026-12-02 have them as metrics; compare and reproduce read either."""
+    mlflow.log_params({k: int(v) for k, v in counts.items()})
+
+
+def split_counts(values: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, int]]:
+    """(metrics, counts) of a stage's results, where the counts are its whole numbers."""
+    counts = {k: v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)}
+    return {k: v for k, v in values.items() if k not in counts}, counts
+
+
 def log_input_file(
     name: str, source: str, sha256: str, context: str, rows: int | None = None
 ) -> None:
@@ -216,7 +229,7 @@ def log_input_file(
     mlflow.log_input(dataset, context=context)
     mlflow.log_param(f"input.{name}.sha256", sha256)
     if rows is not None:
-        mlflow.log_metric(f"input.{name}.rows", rows)
+        log_counts({f"input.{name}.rows": rows})
 
 
 # The pipeline run that stage runs nest under. A context variable, not MLflow's active run:

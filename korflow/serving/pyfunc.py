@@ -54,10 +54,11 @@ def log_pyfunc(
     inputs: pd.DataFrame,
     outputs,
     java: bool = False,
+    name: str = "model",
 ) -> mlflow.models.model.ModelInfo:
     """Log ``type(python_model)`` (a PythonModel with a ``SIGNATURE``, built with no arguments)
-    from code, with ``folder`` as its ``model_dir`` artifact and ``inputs`` as input example;
-    ``java``: its tokenizer needs the JVM."""
+    from code as the logged model ``name``, with ``folder`` as its ``model_dir`` artifact and
+    ``inputs`` as input example; ``java``: its tokenizer needs the JVM."""
     cls = type(python_model)
     signature: ModelSignature = cls.SIGNATURE
     declared = signature.outputs.input_names()
@@ -67,7 +68,7 @@ def log_pyfunc(
         before = set(sys.path)
         try:
             return mlflow.pyfunc.log_model(
-                name="model",
+                name=name,
                 python_model=str(MODEL_CODE),
                 model_config={"python_model": f"{cls.__module__}:{cls.__qualname__}"},
                 artifacts={"model_dir": str(folder)},
@@ -92,12 +93,13 @@ def log_model_folder(
     examples: list[str],
     predict: Callable[[Path, list[str]], pd.DataFrame],
     files: tuple[str | Path, ...] = (),
+    name: str = "model",
 ) -> mlflow.models.model.ModelInfo:
     """Write a served model's folder (with ``files`` beside its weights), log its vocabulary,
-    and log the folder as a pyfunc whose input example is ``examples`` (in ``column``),
-    checked against ``predict(folder, examples)``."""
+    and log the folder as the pyfunc ``name`` whose input example is ``examples`` (in
+    ``column``), checked against ``predict(folder, examples)``."""
     model_folder.write(folder, config, vocab, weights, files)
     mlflow.log_artifact(str(folder / "vocab.json"))
     outputs = predict(folder, examples)
     java = config.get("tokenizer", {}).get("backend", "mecab") in JAVA_BACKENDS
-    return log_pyfunc(python_model, folder, pd.DataFrame({column: examples}), outputs, java)
+    return log_pyfunc(python_model, folder, pd.DataFrame({column: examples}), outputs, java, name)
