@@ -71,36 +71,42 @@ def _timed(step, device: torch.device, steps: int) -> float:
     return (time.perf_counter() - started) / steps
 
 
-def lm_speed(unit: str, vocab: int, cfg: LMConfig, batch: int, bptt: int, steps: int, device):
-    """Training tokens/s of one language model, fp32 against AMP (float16 with a scaler, as
-    ``models.lm_train`` trains on CUDA)."""
-    cfg = replace(cfg, vocab_size=vocab, cutoffs=adaptive_cutoffs(vocab))
-    data = batchify(zipf_ids(batch * bptt * 4, vocab), batch).to(device)
-    x, y = next(windows(data, bptt))
-    row = {"check": "lm_speed", "unit": unit, "vocab": vocab, "batch": batch, "bptt": bptt}
-    for amp in (False, True):
-        if amp and device.type != "cuda":
-            continue
+def fp32_and_amp(row: dict, build, loss_of, tokens: int, steps: int, device) -> dict:
+    """``row`` with the training tokens/s of ``build()``'s model (its loss ``loss_of(model)``
+    over ``tokens`` tokens a step) in fp32 and, on CUDA, with AMP (float16 with a scaler, as
+    the trainings in ``models/`` use it)."""
+    for amp in (False, True) if device.type == "cuda" else (False,):
         torch.manual_seed(0)
-        model = LanguageModel(cfg).to(device)
+        model = build().to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
         scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
         def step(model=model, optimizer=optimizer, scaler=scaler, amp=amp):
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                features, _ = model(x)
-                loss = model.loss(features, y)
+                loss = loss_of(model)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
 
-        row["amp_tokens_per_s" if amp else "fp32_tokens_per_s"] = round(
-            x.numel() / _timed(step, device, steps)
-        )
+        seconds = _timed(step, device, steps)
+        row["amp_tokens_per_s" if amp else "fp32_tokens_per_s"] = round(tokens / seconds)
     if "amp_tokens_per_s" in row:
         row["amp_speedup"] = round(row["amp_tokens_per_s"] / row["fp32_tokens_per_s"], 2)
     return row
+
+
+def lm_speed(unit: str, vocab: int, cfg: LMConfig, batch: int, bptt: int, steps: int, device):
+    """Training tokens/s of one language model, fp32 against AMP."""
+    cfg = replace(cfg, vocab_size=vocab, cutoffs=adaptive_cutoffs(vocab))
+    data = batchify(zipf_ids(batch * bptt * 4, vocab), batch).to(device)
+    x, y = next(windows(data, bptt))
+    row = {"check": "lm_speed", "unit": unit, "vocab": vocab, "batch": batch, "bptt": bptt}
+
+    def loss_of(model):
+        return model.loss(model(x)[0], y)
+
+    return fp32_and_amp(row, lambda: LanguageModel(cfg), loss_of, x.numel(), steps, device)
 
 
 def lm_on_stream(
@@ -141,29 +147,12 @@ def seq2seq_speed(vocab: int, hidden: int, batch: int, length: int, steps: int, 
     tgt = zipf_ids(batch * length, vocab, seed=1).view(batch, length).to(device)
     lengths = torch.full((batch,), length, dtype=torch.long)
     row = {"check": "seq2seq_speed", "vocab": vocab, "batch": batch, "length": length}
-    for amp in (False, True):
-        if amp and device.type != "cuda":
-            continue
-        torch.manual_seed(0)
-        model = Seq2Seq(cfg).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
-        def step(model=model, optimizer=optimizer, scaler=scaler, amp=amp):
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                logits = model(src, lengths, tgt[:, :-1])
-                loss = torch.nn.functional.cross_entropy(
-                    logits.float().reshape(-1, vocab), tgt[:, 1:].reshape(-1)
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+    def loss_of(model):
+        logits = model(src, lengths, tgt[:, :-1]).float()
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), tgt[:, 1:].reshape(-1))
 
-        row["amp_tokens_per_s" if amp else "fp32_tokens_per_s"] = round(
-            batch * length / _timed(step, device, steps)
-        )
-    return row
+    return fp32_and_amp(row, lambda: Seq2Seq(cfg), loss_of, batch * length, steps, device)
 
 
 def main(argv: list[str] | None = None) -> None:
