@@ -44,6 +44,14 @@ Profile = Annotated[Literal[PROFILES], typer.Option("--profile", "-p", help="Nam
 MODEL_FLAGS = ("--model", "-m", "--model-uri")
 
 
+def _model_help(registered: str, more: str = "") -> str:
+    return (
+        f"A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
+        f"models:/{registered}@champion{more} (the quick profile's champion while no full "
+        "model exists)."
+    )
+
+
 def _names(allowed: tuple[str, ...]) -> dict:
     """A list option's parsing: repeatable and comma lists alike (``--embedding random,lm`` or
     ``--embedding random --embedding lm``), ``all`` for every name; a name outside
@@ -654,9 +662,7 @@ def chat(
         str | None,
         typer.Option(
             *MODEL_FLAGS,
-            help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
-            "models:/korflow-seq2seq@champion (the quick profile's champion while no full "
-            "model exists).",
+            help=_model_help("korflow-seq2seq"),
         ),
     ] = None,
 ) -> None:
@@ -703,10 +709,8 @@ def generate(
         str | None,
         typer.Option(
             *MODEL_FLAGS,
-            help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
-            "models:/korflow-lm@champion, the syllable language model (the quick profile's "
-            "champion while no full model exists); models:/korflow-lm-morpheme@champion-quick "
-            "for morphemes.",
+            help=_model_help("korflow-lm", ", the syllable language model")
+            + " For morphemes: models:/korflow-lm-morpheme@champion-quick.",
         ),
     ] = None,
 ) -> None:
@@ -731,9 +735,7 @@ def predict(
         str | None,
         typer.Option(
             *MODEL_FLAGS,
-            help="A pyfunc model URI (runs:/ID/model, models:/NAME/VERSION, ...); default: "
-            "models:/korflow-sentiment@champion (the quick profile's champion while no full "
-            "model exists).",
+            help=_model_help("korflow-sentiment"),
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
