@@ -112,7 +112,8 @@ def evaluate_model(
     files logged with the run: nearest neighbours, a 2-D projection, a word2vec .vec export and
     fastText's native .bin (subwords kept)."""
     with cpu_turn(f"FastText {level} evaluation", get_run_logger().info):  # BLAS on every core
-        vectors = KoreanVectors.load(model.path, level)
+        trained = FastText.load(model.path)  # once: its vectors here, its .bin below
+        vectors = KoreanVectors(trained.wv, level)
         metrics = evaluate_similarity(vectors, load_ws353(ws353.path))
         metrics.update(evaluate_analogy(vectors, load_analogies(analogy.path), restrict_vocab))
     # Beside the model folder, not in it: the model folder is logged whole as the model.
@@ -141,5 +142,5 @@ def evaluate_model(
     export.save_word2vec_format(str(folder / "vectors.vec"))
     # fastText's own binary keeps the subword n-grams, so it gives unseen forms a vector (the
     # .vec cannot); the jamo level's keys are jamo strings (korean.jamo_units.decompose).
-    save_facebook_model(FastText.load(model.path), str(folder / "vectors.bin"))
+    save_facebook_model(trained, str(folder / "vectors.bin"))
     return {"metrics": metrics, "report": str(folder)}

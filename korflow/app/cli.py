@@ -321,9 +321,10 @@ def _stage(
     console.print(f"tracking URI {result.tracking_uri}", markup=False)
     if result.run_ids:
         from korflow.core import compare, tracking
+        from korflow.core.sources import is_url
 
         where = compare.run_url(tracking.setup(), result.run_ids[0])
-        local = not settings.tracking_uri().startswith(("http://", "https://"))
+        local = not is_url(settings.tracking_uri())
         serve = f" (after `mlflow ui --backend-store-uri {redact(settings.tracking_uri())}`)"
         console.print(f"MLflow UI: {where}{serve if local else ''}", markup=False, soft_wrap=True)
     if stage == "pipeline":

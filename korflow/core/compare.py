@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from korflow.core import plots, tracking
 from korflow.core.registry import CHAMPION, CHAMPION_METRIC
 from korflow.core.secrets import redact
+from korflow.core.sources import is_url
 
 # Per stage: the tags that name a variant, and the metrics users compare.
 STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -137,7 +138,7 @@ def run_url(experiment_id: str, run_id: str) -> str:
     In MLflow 3's model-training view: its UI opens the GenAI view unless the link says so
     (the experiment's kind tag is not enough; seen in a browser, MLflow 3.17)."""
     uri = mlflow.get_tracking_uri()
-    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+    base = uri.rstrip("/") if is_url(uri) else LOCAL_UI
     return f"{redact(base)}/#/experiments/{experiment_id}/runs/{run_id}?{TRAINING_VIEW}"
 
 
