@@ -163,11 +163,12 @@ def _submit(cfg: PipelineConfig, mirror: str | None) -> dict[str, PrefectFuture]
     submit("lm", corpus)
     lm = {"lm": futures["lm"]} if "lm" in futures else {}
     submit("sentiment", {**corpus, **embed, **lm})
-    # seq2seq reads its own data (unless it starts from FastText vectors); it waits for the
-    # corpus stage only so that its training never competes with tokenization for the CPU.
-    # The trainings and FastText models then take turns on the cores (korflow.core.cpu).
-    seq2seq_needs_vectors = cfg.seq2seq.embedding != "random"
-    submit("seq2seq", embed if seq2seq_needs_vectors else {}, after=[futures.get("corpus")])
+    # seq2seq reads its own data (unless it starts from FastText vectors or the language
+    # model); it waits for the corpus stage only so that its training never competes with
+    # tokenization for the CPU. The trainings and FastText models then take turns on the cores
+    # (korflow.core.cpu).
+    start = {"random": {}, "lm": lm}.get(cfg.seq2seq.embedding, embed)
+    submit("seq2seq", start, after=[futures.get("corpus")])
     return futures
 
 

@@ -17,15 +17,24 @@ import pandas as pd
 from prefect import flow, get_run_logger
 
 from flows.embed import fasttext_models
+from flows.lm import language_models
 from flows.results import Seq2SeqResult, Seq2SeqRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
 from korean.chatbot import EVERYDAY_QUESTIONS
 from korflow.core import settings, sources
+from korflow.core.datasets import sha256_file
 from korflow.core.profiles import Seq2SeqStageConfig, flow_settings
 from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
 from tasks.ingest import fetch_file
 from tasks.sentiment import embedding_matrix
-from tasks.seq2seq import PAIRS, prepare_pairs, retrieve_answers, run_baselines, train_chat_model
+from tasks.seq2seq import (
+    PAIRS,
+    lm_start,
+    prepare_pairs,
+    retrieve_answers,
+    run_baselines,
+    train_chat_model,
+)
 
 MODEL_NAME = "korflow-seq2seq"
 EXAMPLE_QUESTIONS = ["오늘 너무 피곤해", "헤어진 지 일주일 됐어", "좋아하는 사람이 생겼어", ""]
@@ -41,7 +50,8 @@ def seq2seq_flow(
 ) -> Seq2SeqResult:
     """Train, test and register one chatbot model per attention variant, on ``config``
     (resolved settings), else on ``profile`` with ``overrides``. ``upstream``: {"embed":
-    EmbedResult} from a pipeline, for FastText-initialised embeddings."""
+    EmbedResult, "lm": LMResult} from a pipeline, for a start from FastText vectors or the
+    language model."""
     started = time.perf_counter()
     cfg = flow_settings("seq2seq", profile, overrides, config)
     mirror = settings.mirror_arg(data_mirror)
@@ -62,8 +72,16 @@ def seq2seq_flow(
     baselines = run_baselines(data)
     # Retrieve and refine reads each question with the answers of its nearest training questions.
     refine = retrieve_answers(data, cfg.retrieved) if "refine" in cfg.attentions else None
-    fasttext, matrix = None, None
-    if cfg.embedding != "random":
+    fasttext, matrix, lm, narrow, tags = None, None, None, {}, {}
+    if cfg.embedding == "lm":  # the LM stage's forward model of these units
+        units = cfg.lm.model_copy(update={"units": [cfg.unit]})
+        forward = language_models(units, mirror, upstream).find(cfg.unit, "forward")
+        lm = {"weights": forward.weights, "vocab": forward.vocab}
+        lm["sha256"] = sha256_file(forward.weights)
+        # Re-running the variant retrains the model it started from, registering nothing.
+        narrow = {"lm": {**units.model_dump(mode="json"), "register_model": False}}
+        tags = {"korflow.lm_run_ids": forward.run_id}
+    elif cfg.embedding != "random":
         fasttext = fasttext_models(
             cfg.embed, mirror, [cfg.embedding], cfg.fasttext_models, upstream
         )[cfg.embedding]
@@ -92,8 +110,9 @@ def seq2seq_flow(
             {"answer": ChatPredictor.load(folder).answer(texts)}
         ),
     )
-    params = cfg.model_dump(exclude={"attentions", "corpus", "embed", "fasttext_models", "model"})
-    tags = {"korflow.unit": cfg.unit, "korflow.embedding": cfg.embedding}
+    upstreams = {"corpus", "embed", "lm"}  # the upstream stages' settings: their own runs'
+    params = cfg.model_dump(exclude={"attentions", "fasttext_models", "model", *upstreams})
+    tags = {"korflow.unit": cfg.unit, "korflow.embedding": cfg.embedding, **tags}
     source_rows = sum(data["sizes"].values())
     duplicates = data["duplicates"]
 
@@ -141,8 +160,19 @@ def seq2seq_flow(
         else:
             variant_data, model_cfg = data, replace(cfg.model, attention=attention)
             variant_served = served
+        start, from_lm = None, {}
+        if lm:
+            from_lm = lm_start(data, lm, model_cfg)
+            matrix, start = from_lm["embedding"], from_lm["start"]
 
-        def train(run_id: str, variant_data=variant_data, model_cfg=model_cfg, name=attention):
+        def train(
+            run_id: str,
+            variant_data=variant_data,
+            model_cfg=model_cfg,
+            name=attention,
+            matrix=matrix,
+            start=start,
+        ):
             return train_chat_model(
                 variant_data,
                 matrix,
@@ -157,6 +187,7 @@ def seq2seq_flow(
                 cfg.monitor,
                 run_id,
                 name,
+                start,
             )
 
         logged = log_trained_variant(
@@ -166,7 +197,8 @@ def seq2seq_flow(
             mirror,
             train,
             variant_served,
-            params=params,
+            params={**params, **({"lm_start": ",".join(from_lm["parts"])} if lm else {})},
+            narrow={"attentions": [attention], **narrow},
             tags=tags,
             inputs=[("chatbot", source.path, source.sha256, "training", source_rows)],
             metrics=metrics,

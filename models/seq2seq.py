@@ -18,6 +18,10 @@ lets a small model reuse their words where they fit and write its own where they
 averaged), learns which of them is the expected answer or that none is, and decoding answers
 with the nearest one whole where the head prefers that to writing: copying token by token
 garbles a long answer now and then, and a whole answer is never garbled.
+
+A forward LSTM language model over the same units (``models.lm``) can start the model: its
+embeddings, and where the decoder has its width, its layers (``decoder_from_lm``), so the
+decoder writes Korean before it has learned to answer.
 """
 
 from __future__ import annotations
@@ -410,3 +414,35 @@ class Seq2Seq(nn.Module):
                 row = row[: row.index(self.config.eos_id)]
             out.append([t for t in row if t != self.config.pad_id])
         return out
+
+
+def decoder_from_lm(
+    lm_state: dict[str, torch.Tensor], config: Seq2SeqConfig, rows: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The decoder's share of a forward language model's state dict (``models.lm``, over the
+    same units; ``rows``: the LM's id of each of this model's ids), as this model's keys: its
+    first ``num_layers`` LSTM layers, and with no attention (the output reads the decoder
+    alone) its output layer. {} where a layer's sizes are not the decoder's."""
+    size, start = config.hidden_size, {}
+    for i in range(config.num_layers):
+        ih, hh = lm_state.get(f"rnns.{i}.weight_ih_l0"), lm_state.get(f"rnns.{i}.weight_hh_l0")
+        inputs = config.embed_dim if i == 0 else size
+        if ih is None or tuple(ih.shape) != (4 * size, inputs) or hh.shape[1] != size:
+            return {}
+        for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            start[f"decoder.{part}_l{i}"] = lm_state[f"rnns.{i}.{part}_l0"].clone()
+    head = lm_state.get("head.weight")  # a plain softmax; an adaptive one has no such rows
+    top = f"rnns.{config.num_layers - 1}.weight_hh_l0" in lm_state and (
+        f"rnns.{config.num_layers}.weight_hh_l0" not in lm_state
+    )  # the LM's head reads its last layer: the decoder's last must be that one
+    if config.attention == "none" and head is not None and top:
+        start["out.weight"] = head[rows].clone()
+        start["out.bias"] = lm_state["head.bias"][rows].clone()
+    return start
+
+
+def load_start(model: Seq2Seq, start: dict[str, torch.Tensor]) -> None:
+    """Load a partial state dict (``decoder_from_lm``) into ``model``; its other weights stay."""
+    unexpected = model.load_state_dict(start, strict=False).unexpected_keys
+    if unexpected:
+        raise ValueError(f"a start for another model: {unexpected} are not this model's weights")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
+import torch
 from prefect import get_run_logger
 
 from korean import chatbot, generation
@@ -15,8 +16,8 @@ from korean.retrieval import Retriever
 from korflow.core import packages, settings
 from korflow.core.datasets import SourceFile, digest_of, write_json_atomic
 from korflow.serving.model_folder import PAIRS
-from models.data import EOS, SOS, Vocab, join_source, load_pairs, save_pairs
-from models.seq2seq import Seq2Seq, Seq2SeqConfig
+from models.data import EOS, SOS, Vocab, join_source, load_pairs, save_atomic, save_pairs
+from models.seq2seq import Seq2Seq, Seq2SeqConfig, decoder_from_lm, load_start
 from models.seq2seq_train import (
     Seq2SeqTrainConfig,
     evaluate,
@@ -29,6 +30,7 @@ from models.seq2seq_train import (
 from models.train import TrainResult
 
 from .caching import data_cache, data_task
+from .sentiment import lm_remap
 from .training import train_and_test, with_embedding
 
 # A choice head's bias towards taking a retrieved answer whole, from never to always.
@@ -165,6 +167,32 @@ def run_baselines(data: dict) -> dict[str, dict[str, float]]:
     }
 
 
+@data_task(SEQ2SEQ_CACHE)
+def lm_start(data: dict, lm: dict, model_cfg: Seq2SeqConfig) -> dict:
+    """A start from the LM stage's forward model over the chatbot's units (``lm``: its
+    ``weights``, their ``sha256``, ``vocab``): its embedding rows for the vocabulary (<sos>
+    reads its <eos>, what a text follows; units it lacks read its <unk>), and where the
+    decoder (``model_cfg``) has its width, the decoder's layers (``models.seq2seq``).
+    Returns the files and ``parts``, what started from the LM."""
+    folder = Path(data["dir"])
+    vocab, lm_vocab = Vocab.load(folder / "vocab.json"), Vocab.load(lm["vocab"])
+    rows = lm_remap(vocab, lm_vocab)
+    rows[vocab.stoi[SOS]] = lm_vocab.stoi[EOS]
+    state = torch.load(lm["weights"], weights_only=True)
+    matrix = state["embedding.weight"][rows].clone()
+    cfg = replace(model_cfg, embed_dim=matrix.shape[1], vocab_size=len(vocab))
+    decoder = decoder_from_lm(state, cfg, rows)
+    name = f"lm-{lm['sha256'][:16]}"
+    embedding = save_atomic(matrix, folder / f"embedding-{name}.pt")
+    start = None
+    if decoder:  # per decoder shape: the variants of a stage may differ in it
+        shape = digest_of(cfg.hidden_size, cfg.num_layers, cfg.attention)[:8]
+        start = str(save_atomic(decoder, folder / f"start-{name}-{shape}.pt"))
+    parts = ["embedding", *dict.fromkeys(k.split(".")[0] for k in decoder)]
+    get_run_logger().info("starting from the language model: %s", ", ".join(parts))
+    return {"embedding": str(embedding), "start": start, "parts": parts}
+
+
 @data_task(TRAIN_CACHE)
 def train_chat_model(
     data: dict,
@@ -180,12 +208,13 @@ def train_chat_model(
     monitor: str = "val_loss",
     run_id: str | None = None,
     variant: str | None = None,
+    start: str | None = None,
 ) -> dict:
     """Train (resuming an interrupted run), choosing the epoch by ``monitor``, then score on the
     test split: perplexity under teacher forcing, and BLEU/chrF/distinct-n of greedy and
     beam-search answers, with the share of empty answers and of answers cut at the limit. Each
     epoch's metrics go to the MLflow run ``run_id`` as the epoch ends. ``variant``: the run's
-    name (default: the attention)."""
+    name (default: the attention); ``start``: weights the model starts from (``lm_start``)."""
     folder, texts = Path(data["dir"]), _texts(data)
     vocab = Vocab.load(folder / "vocab.json")
     sets = {name: load_pairs(folder / f"{name}.pt") for name in ("train", "val", "test")}
@@ -288,10 +317,14 @@ def train_chat_model(
         no_repeat_ngram,
         min_answer_len,
         max_answer_len,
+        *([start] if start else []),  # without one, the key it had before starts existed
     )
 
     def build() -> Seq2Seq:
-        return Seq2Seq(cfg, matrix)
+        model = Seq2Seq(cfg, matrix)
+        if start:
+            load_start(model, torch.load(start, weights_only=True))
+        return model
 
     name = variant or cfg.attention
     return train_and_test("seq2seq", name, key, cfg, train_cfg, run_id, build, fit, test, describe)

@@ -235,9 +235,28 @@ def test_upstream_settings_reach_every_stage_and_are_given_once():
         {"sentiment": {"corpus": {"wiki_max_docs": 5}}},
         {"embed": {"corpus": {"wiki_max_docs": 5}}},
         {"seq2seq": {"embed": {"levels": ["jamo"]}}},
+        {"seq2seq": {"lm": {"ngram_order": 2}}},
     ):
         with pytest.raises(ConfigError, match="give its settings once"):
             pipeline_config("quick", wrong)
+
+
+def test_the_chatbot_starts_from_the_pipelines_language_model():
+    cfg = pipeline_config("quick", {"lm": {"ngram_order": 2}, "seq2seq": {"embedding": "lm"}})
+    assert cfg.seq2seq.lm == cfg.sentiment.lm == cfg.lm and cfg.lm.ngram_order == 2
+    assert pipeline_config("quick", cfg.model_dump(mode="json")) == cfg  # a logged record
+    # It reads the forward model of its own units: one the LM stage trains.
+    with pytest.raises(ConfigError, match="forward syllable model"):
+        pipeline_config("quick", {"lm": {"units": ["morpheme"]}, "seq2seq": {"embedding": "lm"}})
+    with pytest.raises(ConfigError, match="forward morpheme model"):
+        pipeline_config(
+            "quick",
+            {
+                "lm": {"morpheme": {"directions": ["backward"]}},
+                "sentiment": {"embeddings": ["random"]},
+                "seq2seq": {"embedding": "lm", "unit": "morpheme"},
+            },
+        )
 
 
 def _cli(*args, timeout=600):

@@ -329,3 +329,29 @@ def test_a_model_without_a_choice_head_never_takes():
     model = _model()
     assert preferences(model, [[4, 3, 5, 6]]) == [([], float("-inf"))]
     assert Seq2Seq.parts([4, 3, 5, 6, 3, 7], 3) == [[5, 6], [7]]
+
+
+def test_a_decoder_takes_the_layers_of_a_language_model_of_its_width():
+    from models.lm import LanguageModel, LMConfig
+    from models.seq2seq import decoder_from_lm, load_start
+
+    lm = LanguageModel(LMConfig(vocab_size=9, embed_dim=4, hidden_size=6, num_layers=2))
+    state = lm.state_dict()
+    rows = torch.tensor([0, 1, 2, 3, 8, 7, 6])  # this model's id -> the LM's
+    cfg = Seq2SeqConfig(vocab_size=7, embed_dim=4, hidden_size=6, num_layers=2, attention="none")
+    model = Seq2Seq(cfg)
+    load_start(model, decoder_from_lm(state, cfg, rows))
+    assert torch.equal(model.decoder.weight_ih_l0, state["rnns.0.weight_ih_l0"])
+    assert torch.equal(model.decoder.bias_hh_l1, state["rnns.1.bias_hh_l0"])
+    assert torch.equal(model.out.weight[4], state["head.weight"][8])
+    assert torch.equal(model.out.bias[6], state["head.bias"][6])
+    # The output layer reads the LM's last layer only, and never the attention's mix.
+    assert "out.weight" not in decoder_from_lm(state, replace(cfg, num_layers=1), rows)
+    assert "out.weight" not in decoder_from_lm(state, replace(cfg, attention="dot"), rows)
+    assert "decoder.weight_hh_l0" in decoder_from_lm(state, replace(cfg, attention="dot"), rows)
+    # Other widths, more layers than the LM's: nothing fits.
+    assert decoder_from_lm(state, replace(cfg, hidden_size=8), rows) == {}
+    assert decoder_from_lm(state, replace(cfg, embed_dim=5), rows) == {}
+    assert decoder_from_lm(state, replace(cfg, num_layers=3), rows) == {}
+    with pytest.raises(ValueError, match="not this model's weights"):
+        load_start(model, {"rnns.0.weight_ih_l0": state["rnns.0.weight_ih_l0"]})

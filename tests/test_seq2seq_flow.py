@@ -202,3 +202,75 @@ def test_fasttext_initialised_embeddings(inputs):
     assert fasttext.data.tags["korflow.level"] == "jamo"
     assert run.data.params["model.embed_dim"] == "16"  # the FastText vectors' size
     assert run.data.tags["korflow.attention"] == "general" and result.runs[0].version is None
+
+
+def test_started_from_the_language_model_of_its_units(inputs):
+    from flows.seq2seq import seq2seq_flow
+    from tests.conftest import corpus_overrides, lm_overrides
+
+    overrides = {
+        "chatbot_file": str(CHATBOT),
+        "attentions": ["none", "general"],
+        "embedding": "lm",
+        "corpus": corpus_overrides(inputs),
+        "lm": lm_overrides(),  # one layer of 8 units over 8-wide embeddings
+        "model": {"hidden_size": 8},
+        "train": {"epochs": 1, "batch_size": 8},
+        "register_model": False,
+    }
+    result = seq2seq_flow(profile="quick", data_mirror=None, overrides=overrides)
+    for run, parts in zip(result.runs, ("embedding,decoder,out", "embedding,decoder"), strict=True):
+        logged = mlflow.get_run(run.run_id)
+        lm = mlflow.get_run(logged.data.tags["korflow.lm_run_ids"])
+        assert (lm.data.tags["korflow.unit"], lm.data.tags["korflow.direction"]) == (
+            "syllable",
+            "forward",
+        )
+        assert logged.data.params["lm_start"] == parts  # the output reads attention: not its
+        assert logged.data.params["model.embed_dim"] == "8"  # the LM's embedding width
+        assert logged.data.tags["korflow.embedding"] == "lm"
+
+
+def test_an_lm_start_writes_what_the_language_model_learned(tmp_path):
+    """Units mapped by name (in another order, one the LM lacks), <sos> read as the LM's
+    <eos>: with a silent encoder the started decoder writes the LM's text before training."""
+    import torch
+
+    from models.data import EOS, SOS, Vocab
+    from models.lm import LanguageModel, LMConfig
+    from models.lm_train import LMTrainConfig, train_lm
+    from models.seq2seq import Seq2Seq, Seq2SeqConfig, load_start
+    from models.seq2seq_train import generate
+    from tasks.seq2seq import lm_start
+
+    lm_vocab = Vocab(["가", "나", "다", "라"], (SOS, EOS))
+    text = [lm_vocab.stoi[u] for u in ["가", "나", "다", "라", EOS] * 400]
+    torch.manual_seed(0)
+    lm = LanguageModel(
+        LMConfig(vocab_size=len(lm_vocab), embed_dim=8, hidden_size=16, num_layers=1)
+    )
+    stream = torch.tensor(text)
+    train = LMTrainConfig(epochs=8, batch_size=4, bptt=10, lr=1e-2, device="cpu", patience=8)
+    train_lm(lm, stream, {"text": stream[:200]}, train)
+    torch.save(lm.state_dict(), tmp_path / "lm.pt")
+    lm_vocab.save(tmp_path / "lm-vocab.json")
+    vocab = Vocab(["라", "다", "뷁", "나", "가"], (SOS, EOS))
+    data = tmp_path / "pairs"
+    vocab.save(data / "vocab.json")
+    cfg = Seq2SeqConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=16, attention="none")
+    lm_files = {"weights": str(tmp_path / "lm.pt"), "vocab": str(tmp_path / "lm-vocab.json")}
+    started = lm_start({"dir": str(data)}, {**lm_files, "sha256": "ab" * 32}, cfg)
+
+    assert started["parts"] == ["embedding", "decoder", "out"]
+    matrix = torch.load(started["embedding"], weights_only=True)
+    table = lm.embedding.weight.detach()
+    assert torch.equal(matrix[vocab.stoi["가"]], table[lm_vocab.stoi["가"]])
+    assert torch.equal(matrix[vocab.stoi[SOS]], table[lm_vocab.stoi[EOS]])
+    assert torch.equal(matrix[vocab.stoi["뷁"]], table[lm_vocab.unk_id])
+    model = Seq2Seq(cfg, matrix)
+    load_start(model, torch.load(started["start"], weights_only=True))
+    with torch.no_grad():
+        for weight in model.encoder.parameters():
+            weight.zero_()  # the decoder starts from a zero state, as the LM did
+    (answer,) = generate(model, [[vocab.stoi["뷁"]]], max_len=8, beam=1)
+    assert vocab.decode(answer) == ["가", "나", "다", "라"]

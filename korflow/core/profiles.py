@@ -265,11 +265,14 @@ class Seq2SeqStageConfig(BaseModel):
     # minutes on 2 cores (about 9 + 26, timed apart); all five take about an hour.
     attentions: list[Literal[ATTENTIONS]] = ["general", "refine"]
     retrieved: int = Field(3, ge=1)  # refine: nearest training questions whose answers it reads
-    # Embedding initialisation: random, or the FastText stage's syllable / jamo vectors.
-    embedding: Literal["random", "syllable", "jamo"] = "random"
+    # Embedding initialisation: random, the FastText stage's syllable / jamo vectors, or lm:
+    # the LM stage's forward model of this stage's units (its embeddings, and the decoder's
+    # layers where model.hidden_size and num_layers fit in it).
+    embedding: Literal["random", "syllable", "jamo", "lm"] = "random"
     fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage (FastText initialisation)
     embed: EmbedConfig = EmbedConfig()  # the FastText stage
+    lm: LMStageConfig = LMStageConfig()  # the LM stage (embedding=lm)
     # Chosen on validation chrF (BENCHMARKS.md, "Seq2seq recipe"): a wide decoder with little
     # dropout, because answers that fit come from remembering the training answers of similar
     # questions (validation chrF rose while validation loss already rose); about 25 s an epoch
@@ -468,6 +471,14 @@ def _downstream(model, profiles, profile: str, overrides: dict[str, Any] | None)
     return resolve(model, profiles, profile, rest, corpus=embed_cfg.corpus, embed=embed_cfg)
 
 
+def _read_lm(profile: str, lm: dict[str, Any], corpus: dict | None, cfg) -> LMStageConfig:
+    """The settings of the LM stage a stage reads (``lm``, given), on that stage's corpus."""
+    if corpus:
+        _same(profile, "corpus", corpus, lm.get("corpus"), "lm.corpus")
+    lm.pop("corpus", None)
+    return resolve(LMStageConfig, LM_PROFILES, profile, lm, corpus=cfg.corpus)
+
+
 def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> SentimentConfig:
     rest = dict(overrides or {})
     lm = dict(rest.pop("lm", None) or {})
@@ -475,10 +486,7 @@ def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> S
     # The language models hold out this stage's validation reviews unless told otherwise.
     lm.setdefault("val_fraction", cfg.val_fraction)
     lm.setdefault("split_seed", cfg.split_seed)
-    if rest.get("corpus"):
-        _same(profile, "corpus", rest["corpus"], lm.get("corpus"), "lm.corpus")
-    lm.pop("corpus", None)
-    lm_cfg = resolve(LMStageConfig, LM_PROFILES, profile, lm, corpus=cfg.corpus)
+    lm_cfg = _read_lm(profile, lm, rest.get("corpus"), cfg)
     if "lm" in cfg.embeddings:
         morpheme = "morpheme" in lm_cfg.units and lm_cfg.morpheme.directions
         if sorted(morpheme or []) != ["backward", "forward"]:
@@ -496,7 +504,19 @@ def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> S
 
 
 def seq2seq_config(profile: str, overrides: dict[str, Any] | None = None) -> Seq2SeqStageConfig:
-    return _downstream(Seq2SeqStageConfig, SEQ2SEQ_PROFILES, profile, overrides)
+    rest = dict(overrides or {})
+    lm = dict(rest.pop("lm", None) or {})
+    cfg = _downstream(Seq2SeqStageConfig, SEQ2SEQ_PROFILES, profile, rest)
+    lm_cfg = _read_lm(profile, lm, rest.get("corpus"), cfg)
+    if cfg.embedding == "lm" and (
+        cfg.unit not in lm_cfg.units or "forward" not in getattr(lm_cfg, cfg.unit).directions
+    ):
+        raise ConfigError(
+            f"embedding lm starts from the LM stage's forward {cfg.unit} model: keep lm.units "
+            f"with {cfg.unit} and lm.{cfg.unit}.directions with forward (or choose another "
+            "embedding)"
+        )
+    return cfg.model_copy(update={"lm": lm_cfg})
 
 
 def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
@@ -513,11 +533,11 @@ def pipeline_config(profile: str, overrides: dict[str, Any] | None = None) -> Pi
     for key in ("val_fraction", "split_seed"):  # the sentiment stage's held-out reviews
         if key in given["sentiment"]:
             lm.setdefault(key, given["sentiment"][key])
-    inner = given["sentiment"].get("lm")
-    _same(profile, "lm", lm, inner and {"corpus": corpus, **inner}, "sentiment.lm")
-    given["sentiment"]["lm"] = lm
     for stage in ("sentiment", "seq2seq"):
         own = given[stage]
+        inner = own.get("lm")
+        _same(profile, "lm", lm, inner and {"corpus": corpus, **inner}, f"{stage}.lm")
+        own["lm"] = lm
         _same(profile, "corpus", corpus, own.get("corpus"), f"{stage}.corpus")
         inner = own.get("embed")
         _same(profile, "embed", embed, inner and {"corpus": corpus, **inner}, f"{stage}.embed")
