@@ -425,16 +425,14 @@ def decoder_from_lm(
     alone) its output layer. {} where a layer's sizes are not the decoder's."""
     size, start = config.hidden_size, {}
     for i in range(config.num_layers):
-        ih, hh = lm_state.get(f"rnns.{i}.weight_ih_l0"), lm_state.get(f"rnns.{i}.weight_hh_l0")
-        inputs = config.embed_dim if i == 0 else size
-        if ih is None or tuple(ih.shape) != (4 * size, inputs) or hh.shape[1] != size:
+        ih = lm_state.get(f"rnns.{i}.weight_ih_l0")  # [4 x its width, its input's]
+        if ih is None or tuple(ih.shape) != (4 * size, config.embed_dim if i == 0 else size):
             return {}
         for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             start[f"decoder.{part}_l{i}"] = lm_state[f"rnns.{i}.{part}_l0"].clone()
     head = lm_state.get("head.weight")  # a plain softmax; an adaptive one has no such rows
-    top = f"rnns.{config.num_layers - 1}.weight_hh_l0" in lm_state and (
-        f"rnns.{config.num_layers}.weight_hh_l0" not in lm_state
-    )  # the LM's head reads its last layer: the decoder's last must be that one
+    # The LM's head reads its last layer: the decoder's last must be that one.
+    top = f"rnns.{config.num_layers}.weight_ih_l0" not in lm_state
     if config.attention == "none" and head is not None and top:
         start["out.weight"] = head[rows].clone()
         start["out.bias"] = lm_state["head.bias"][rows].clone()
