@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from korflow.core import cpu
-from korflow.core.profiles import ConfigError, pipeline_config
+from korflow.core.profiles import ConfigError, pipeline_config, sentiment_config, seq2seq_config
 from tests.conftest import FIXTURES, corpus_overrides, embed_overrides, lm_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -257,6 +257,19 @@ def test_the_chatbot_starts_from_the_pipelines_language_model():
                 "seq2seq": {"embedding": "lm", "unit": "morpheme"},
             },
         )
+
+
+def test_a_stage_never_drops_the_corpus_given_to_its_language_model():
+    # `korflow sentiment --set lm.corpus.wiki_max_docs=5`: the LM would read another corpus
+    # than the stage, so it is refused, not silently replaced by the stage's own.
+    for config in (sentiment_config, seq2seq_config):
+        with pytest.raises(ConfigError, match="lm.corpus differs"):
+            config("quick", {"lm": {"corpus": {"wiki_max_docs": 5}}})
+        # Repeating the stage's corpus is fine, and both read it.
+        cfg = config(
+            "quick", {"corpus": {"wiki_max_docs": 5}, "lm": {"corpus": {"wiki_max_docs": 5}}}
+        )
+        assert cfg.lm.corpus == cfg.corpus and cfg.corpus.wiki_max_docs == 5
 
 
 def _cli(*args, timeout=600):

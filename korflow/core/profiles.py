@@ -471,13 +471,14 @@ def _downstream(model, profiles, profile: str, overrides: dict[str, Any] | None)
     return resolve(model, profiles, profile, rest, corpus=embed_cfg.corpus, embed=embed_cfg)
 
 
-def _read_lm(
-    profile: str, lm: dict[str, Any], given: dict | None, corpus: CorpusConfig
-) -> LMStageConfig:
-    """The settings of the LM stage a stage reads (``lm``), on that stage's ``corpus`` (its
-    ``given`` settings, which the LM's own may only repeat)."""
-    if given:
-        _same(profile, "corpus", given, lm.get("corpus"), "lm.corpus")
+def _read_lm(profile: str, lm: dict[str, Any], corpus: CorpusConfig) -> LMStageConfig:
+    """The settings of the LM stage a stage reads (``lm``), on that stage's ``corpus``, which
+    the LM's own ``lm.corpus`` may only repeat (never dropped unread)."""
+    if lm.get("corpus") and corpus_config(profile, lm["corpus"]) != corpus:
+        raise ConfigError(
+            "lm.corpus differs from the stage's corpus: one corpus stage feeds the language "
+            "models and this stage, so give its settings once, as corpus.*"
+        )
     rest = {k: v for k, v in lm.items() if k != "corpus"}
     return resolve(LMStageConfig, LM_PROFILES, profile, rest, corpus=corpus)
 
@@ -489,7 +490,7 @@ def sentiment_config(profile: str, overrides: dict[str, Any] | None = None) -> S
     # The language models hold out this stage's validation reviews unless told otherwise.
     lm.setdefault("val_fraction", cfg.val_fraction)
     lm.setdefault("split_seed", cfg.split_seed)
-    lm_cfg = _read_lm(profile, lm, rest.get("corpus"), cfg.corpus)
+    lm_cfg = _read_lm(profile, lm, cfg.corpus)
     if "lm" in cfg.embeddings:
         morpheme = "morpheme" in lm_cfg.units and lm_cfg.morpheme.directions
         if sorted(morpheme or []) != ["backward", "forward"]:
@@ -510,7 +511,7 @@ def seq2seq_config(profile: str, overrides: dict[str, Any] | None = None) -> Seq
     rest = dict(overrides or {})
     lm = dict(rest.pop("lm", None) or {})
     cfg = _downstream(Seq2SeqStageConfig, SEQ2SEQ_PROFILES, profile, rest)
-    lm_cfg = _read_lm(profile, lm, rest.get("corpus"), cfg.corpus)
+    lm_cfg = _read_lm(profile, lm, cfg.corpus)
     if cfg.embedding == "lm" and (
         cfg.unit not in lm_cfg.units or "forward" not in getattr(lm_cfg, cfg.unit).directions
     ):
