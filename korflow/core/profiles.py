@@ -262,7 +262,7 @@ class Seq2SeqStageConfig(BaseModel):
     # One model per variant: an attention, or "refine": retrieve and refine (additive attention,
     # a copy path over the question and the answers of its nearest training questions, and a
     # choice head). The default two, the best plain attention and refine, fit the stage's 40
-    # minutes on 2 cores (about 9 + 26, timed apart); all five take about an hour.
+    # minutes on 2 cores (33.6 together, BENCHMARKS.md); all five take about an hour.
     attentions: list[Literal[ATTENTIONS]] = ["general", "refine"]
     retrieved: int = Field(3, ge=1)  # refine: nearest training questions whose answers it reads
     # Embedding initialisation: random, the FastText stage's syllable / jamo vectors, or lm:
