@@ -28,7 +28,7 @@ def main() -> None:
     source = Path(os.environ["KORFLOW_DATA_MIRROR"]) / "nsmc" / "ratings_test.txt"
     with tempfile.TemporaryDirectory() as tmp:
         output = Path(tmp) / "scored.parquet"
-        command = [sys.executable, "-m", "korflow.app.cli", "predict", "--input", str(source)]
+        command = [sys.executable, "-m", "app.cli", "predict", "--input", str(source)]
         command += ["--output", str(output), *(["--model", args.model] if args.model else [])]
         start = time.perf_counter()
         out = subprocess.run(command, capture_output=True, text=True)

@@ -85,7 +85,7 @@ def lstm(embedding: str, seed: int, sets: list[str]) -> dict:
     home = _home()
     os.environ.setdefault("KORFLOW_PROGRESS", "0")
     from flows.sentiment import sentiment_flow
-    from korflow.core.profiles import parse_overrides
+    from korflow.core.config.overrides import parse_overrides
 
     models = {
         lv: str(home / "embed" / "bench" / f"morpheme-{lv}.model") for lv in ("syllable", "jamo")

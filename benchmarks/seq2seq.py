@@ -35,7 +35,7 @@ def run(attention: str, sets: list[str]) -> dict:
     import mlflow
 
     from flows.seq2seq import seq2seq_flow
-    from korflow.core.profiles import parse_overrides
+    from korflow.core.config.overrides import parse_overrides
 
     overrides = {**parse_overrides(sets), "attentions": [attention], "register_model": False}
     start = time.perf_counter()

@@ -105,7 +105,7 @@ def chatbot_ids():
 
 
 def _classifier_cfg(vocab: int):
-    from korflow.core.profiles import sentiment_config
+    from korflow.core.config.resolve import sentiment_config
 
     stage = sentiment_config("full")
     from dataclasses import replace
@@ -116,7 +116,7 @@ def _classifier_cfg(vocab: int):
 def _seq2seq_cfg(vocab: int, attention: str):
     from dataclasses import replace
 
-    from korflow.core.profiles import seq2seq_config
+    from korflow.core.config.resolve import seq2seq_config
 
     stage = seq2seq_config("full")
     model = replace(stage.model, vocab_size=vocab, attention=attention)

@@ -18,13 +18,13 @@ import mlflow
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 
-from flows.results import CorpusResult, flow_run_id
+from flows.results import CorpusResult, ending, flow_run_id
 from flows.runners import on_callers_runner, result
 from korflow.core import settings, tracking
+from korflow.core.config.corpus import CorpusConfig
+from korflow.core.config.resolve import flow_settings
 from korflow.core.datasets import Dataset, Shard, write_json_atomic
-from korflow.core.profiles import CorpusConfig, flow_settings
 from korflow.core.progress import progress
-from korflow.core.secrets import redact
 from korflow.core.sources import NSMC, is_url
 from tasks.ingest import fetch_file, ingest_nsmc, ingest_wiki, locate_wiki
 from tasks.text import build_vocabulary, clean_shard, tokenize_shard
@@ -162,11 +162,9 @@ def corpus_flow(
         )
     return CorpusResult(
         run_id=run.info.run_id,
-        flow_run_id=tags["korflow.prefect_flow_run_id"],
         manifest=str(manifest_path),
         metrics=summary,
-        tracking_uri=redact(mlflow.get_tracking_uri()),
-        seconds=elapsed,
+        **ending(started, elapsed),
     )
 
 

@@ -19,8 +19,9 @@ from flows.corpus import run_corpus
 from flows.results import EmbedResult, EmbedRun, ending, flow_run_id
 from flows.runners import on_callers_runner
 from korflow.core import settings, tracking
+from korflow.core.config.embed import EmbedConfig
+from korflow.core.config.resolve import flow_settings
 from korflow.core.datasets import Shard, sha256_file
-from korflow.core.profiles import EmbedConfig, flow_settings
 from korflow.core.sources import EVAL, is_url
 from tasks.embed import evaluate_model, export_corpus, train_model
 from tasks.ingest import fetch_file

@@ -25,12 +25,16 @@ from flows.results import LMResult, LMRun, ending
 from flows.runners import on_callers_runner
 from flows.trained_variant import ServedModel, log_trained_variant
 from korflow.core import settings
+from korflow.core.config.lm import LMStageConfig
+from korflow.core.config.resolve import flow_settings
 from korflow.core.datasets import Shard
-from korflow.core.profiles import LMStageConfig, flow_settings
+from korflow.core.stages import SPEC
 from korflow.serving.lm_predictor import LMPredictor, LMPyfunc
 from tasks.lm import ngram_baseline, prepare_streams, train_language_model
+from tasks.training import Trained
 
-MODEL_NAMES = {"syllable": "korflow-lm", "morpheme": "korflow-lm-morpheme"}
+# Registered per unit: the spec's models, syllables (the chatbot's units) first.
+MODEL_NAMES = dict(zip(("syllable", "morpheme"), (n for n, _ in SPEC["lm"].models), strict=True))
 # The stage's settings every run of it logs beside its own unit's.
 SHARED_PARAMS = {
     "val_fraction",
@@ -121,20 +125,14 @@ def _train_direction(
     def train(run_id: str) -> dict:
         return train_language_model(data, own.model, own.train, direction, run_id)
 
-    def metrics(training: dict) -> dict[str, float]:
-        return {
-            **baseline,
-            **{f"{name}_unk_rate": r for name, r in data["unk_rate"].items()},
-            "tokens_per_s": sum(h["tokens_per_s"] for h in training["history"])
-            / len(training["history"]),
-        }
+    metrics = {**baseline, **{f"{name}_unk_rate": r for name, r in data["unk_rate"].items()}}
 
     counts = {
         "vocab_size": data["vocab_size"],
         **{f"{name}_units": n for name, n in data["units"].items()},
     }
 
-    def after(training: dict, folder: Path | None) -> dict:
+    def after(training: Trained, folder: Path | None) -> dict:
         mlflow.log_dict(data["documents"], "data/documents.json")
         if folder is None:
             return {"samples": []}
@@ -174,18 +172,19 @@ def _train_direction(
             for name, role in INPUTS
         ],
         metrics=metrics,
+        throughput="tokens_per_s",
         counts=counts,
         after=after,
     )
-    scores = logged.training["metrics"]
+    scores = logged.training.metrics
     run = LMRun(
         run_id=logged.run_id,
         unit=unit,
         direction=direction,
         model_uri=logged.model_uri,
-        weights=logged.training["weights"],
+        weights=logged.training.weights,
         vocab=str(vocab),
-        model=logged.training["model"],
+        model=logged.training.model,
         val_perplexity=scores["val_perplexity"],
         val_perplexity_wiki=scores["val_perplexity_wiki"],
         val_perplexity_nsmc=scores["val_perplexity_nsmc"],

@@ -22,31 +22,21 @@ import time
 from typing import Any
 
 import mlflow
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.corpus import corpus_flow
-from flows.embed import embed_flow
-from flows.lm import lm_flow
-from flows.results import PipelineResult, Seq2SeqResult, StageResult, flow_run_id
+from flows.results import PipelineResult, StageResult, ending, flow_run_id
 from flows.runners import task_runner
-from flows.sentiment import sentiment_flow
-from flows.seq2seq import seq2seq_flow
 from korflow.core import compare, settings, tracking
-from korflow.core.profiles import PipelineConfig, flow_settings
+from korflow.core.config.pipeline import PipelineConfig
+from korflow.core.config.resolve import flow_settings
 from korflow.core.secrets import redact
+from korflow.core.stages import SPECS, load
 
-FLOWS = {
-    "corpus": corpus_flow,
-    "embed": embed_flow,
-    "lm": lm_flow,
-    "sentiment": sentiment_flow,
-    "seq2seq": seq2seq_flow,
-}
+FLOWS = {spec.name: load(spec.flow) for spec in SPECS}  # each stage's flow, in the DAG's order
 
 
 class PipelineFailed(RuntimeError):
@@ -125,14 +115,7 @@ def pipeline_flow(
                 f"{', '.join(results) or 'none'}. Re-run to resume from the cached stages."
             )
     logger.info("pipeline done in %.0f s; MLflow run %s", elapsed, run_id)
-    return PipelineResult(
-        run_id=run_id,
-        flow_run_id=prefect_run,
-        stages=results,
-        seconds=elapsed,
-        report=report,
-        tracking_uri=redact(mlflow.get_tracking_uri()),
-    )
+    return PipelineResult(run_id=run_id, stages=results, report=report, **ending(started, elapsed))
 
 
 def flow_of(stage: str):
@@ -156,19 +139,17 @@ def _submit(cfg: PipelineConfig, mirror: str | None) -> dict[str, PrefectFuture]
                 wait_for=[f for f in after if f is not None],
             )
 
-    submit("corpus", {})
-    corpus = {"corpus": futures["corpus"]} if "corpus" in futures else {}
-    submit("embed", corpus)
-    embed = {"embed": futures["embed"]} if "embed" in futures else {}
-    submit("lm", corpus)
-    lm = {"lm": futures["lm"]} if "lm" in futures else {}
-    submit("sentiment", {**corpus, **embed, **lm})
-    # seq2seq reads its own data (unless it starts from FastText vectors or the language
-    # model); it waits for the corpus stage only so that its training never competes with
-    # tokenization for the CPU. The trainings and FastText models then take turns on the cores
-    # (korflow.core.cpu).
-    start = {"random": {}, "lm": lm}.get(cfg.seq2seq.embedding, embed)
-    submit("seq2seq", start, after=[futures.get("corpus")])
+    for spec in SPECS:  # in the DAG's order: a stage's upstream stages are submitted before it
+        reads = spec.upstream
+        after = []
+        if spec.name == "seq2seq":
+            # It reads its own data, and the stage its embedding starts from (if any); it waits
+            # for the corpus stage only so that its training never competes with tokenization
+            # for the CPU. The trainings and FastText models then take turns on the cores
+            # (korflow.core.cpu).
+            reads = {"random": (), "lm": ("lm",)}.get(cfg.seq2seq.embedding, ("embed",))
+            after = [futures.get("corpus")]
+        submit(spec.name, {s: futures[s] for s in reads if s in futures}, after)
     return futures
 
 
@@ -188,8 +169,6 @@ def pipeline_report(
     lines.append("")
     for stage, table in compare.tables(compare.search(pipeline_run_id=run_id)).items():
         lines += [f"## {stage}", "", compare.display(table).to_markdown(index=False), ""]
-    seq2seq = results.get("seq2seq")
-    if isinstance(seq2seq, Seq2SeqResult):
-        lines += ["## seq2seq answers to everyday questions", ""]
-        lines += [pd.DataFrame(seq2seq.everyday).to_markdown(index=False), ""]
+    for result in results.values():
+        lines += result.report_lines()
     return "\n".join(lines)

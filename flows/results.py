@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import mlflow
+import pandas as pd
 from prefect.runtime import flow_run
 
 from korflow.core.secrets import redact
@@ -23,18 +25,18 @@ def flow_run_id() -> str:
     return str(flow_run.get_id() or "")
 
 
-def ending(started: float) -> dict[str, Any]:
+def ending(started: float, seconds: float | None = None) -> dict[str, Any]:
     """What every result says of the flow that is ending: its Prefect flow run, where its
-    MLflow runs went, and its seconds since ``started``."""
+    MLflow runs went, and its seconds since ``started`` (``seconds``: as the flow logged them)."""
     return {
         "flow_run_id": flow_run_id(),
         "tracking_uri": redact(mlflow.get_tracking_uri()),
-        "seconds": time.perf_counter() - started,
+        "seconds": time.perf_counter() - started if seconds is None else seconds,
     }
 
 
 @dataclass(frozen=True, kw_only=True)
-class StageResult:
+class StageResult(ABC):
     """Common to every flow's result: where its runs went, and how long the flow took."""
 
     stage: ClassVar[str]
@@ -43,31 +45,58 @@ class StageResult:
     seconds: float
 
     @property
+    @abstractmethod
     def run_ids(self) -> list[str]:
-        return [run.run_id for run in getattr(self, "runs", ())]
+        """The MLflow runs the flow made (what the CLI prints, what reproduce compares)."""
 
-    def summary(self) -> str:
-        runs = getattr(self, "runs", ())
-        corpus = getattr(self, "corpus_run_id", None)
-        return f"{self.stage} done in {self.seconds:.0f} s: {len(runs)} model(s)" + (
-            f"; corpus run {corpus}" if corpus else ""
-        )
+    @abstractmethod
+    def summary(self) -> str: ...
 
     def details(self) -> list[str]:
-        """More lines under the summary: one per run."""
-        return [run.summary() for run in getattr(self, "runs", ())]
+        """More lines under the summary."""
+        return []
+
+    def report_lines(self) -> list[str]:
+        """Markdown the pipeline's report adds for this stage, after the stages' tables."""
+        return []
 
 
 @dataclass(frozen=True, kw_only=True)
-class CorpusResult(StageResult):
-    stage = "corpus"
+class OneRun(StageResult):
+    """A flow that logs one MLflow run (the corpus, the pipeline)."""
+
     run_id: str
-    manifest: str  # the manifest JSON: every shard of every dataset, for the later stages
-    metrics: dict[str, float]
 
     @property
     def run_ids(self) -> list[str]:
         return [self.run_id]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variants(StageResult):
+    """A flow that logs a run a variant (a FastText level, an LM, a trained model)."""
+
+    runs: list
+    corpus_run_id: str | None = None  # the corpus stage's run it read, when it read one
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [run.run_id for run in self.runs]
+
+    def summary(self) -> str:
+        corpus = f"; corpus run {self.corpus_run_id}" if self.corpus_run_id else ""
+        return f"{self.stage} done in {self.seconds:.0f} s: {len(self.runs)} model(s){corpus}"
+
+    def details(self) -> list[str]:
+        """One line a run."""
+        return [run.summary() for run in self.runs]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorpusResult(OneRun):
+    stage = "corpus"
+    manifest: str  # the manifest JSON: every shard of every dataset, for the later stages
+    metrics: dict[str, float]
 
     def summary(self) -> str:
         return f"corpus done in {self.seconds:.1f} s; MLflow run id: {self.run_id}"
@@ -108,7 +137,7 @@ class EmbedRun:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EmbedResult(StageResult):
+class EmbedResult(Variants):
     stage = "embed"
     runs: list[EmbedRun]
     corpus_run_id: str
@@ -147,7 +176,7 @@ class SentimentRun(TrainedRun):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SentimentResult(StageResult):
+class SentimentResult(Variants):
     stage = "sentiment"
     runs: list[SentimentRun]
     corpus_run_id: str
@@ -177,7 +206,7 @@ class LMRun(TrainedRun):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LMResult(StageResult):
+class LMResult(Variants):
     stage = "lm"
     runs: list[LMRun]
     corpus_run_id: str
@@ -203,7 +232,7 @@ class Seq2SeqRun(TrainedRun):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Seq2SeqResult(StageResult):
+class Seq2SeqResult(Variants):
     stage = "seq2seq"
     runs: list[Seq2SeqRun]
     baselines: dict[str, dict[str, float]]  # test scores of the frequent-answer and retrieval
@@ -217,17 +246,16 @@ class Seq2SeqResult(StageResult):
         ]
         return baselines + super().details()
 
+    def report_lines(self) -> list[str]:
+        table = pd.DataFrame(self.everyday).to_markdown(index=False)
+        return ["## seq2seq answers to everyday questions", "", table, ""]
+
 
 @dataclass(frozen=True, kw_only=True)
-class PipelineResult(StageResult):
+class PipelineResult(OneRun):
     stage = "pipeline"
-    run_id: str
     stages: dict[str, StageResult]  # the stages that finished
     report: str  # the Markdown summary, also in MLflow and as a Prefect artifact
-
-    @property
-    def run_ids(self) -> list[str]:
-        return [self.run_id]
 
     def summary(self) -> str:
         return f"pipeline done in {self.seconds:.0f} s; MLflow run {self.run_id}"

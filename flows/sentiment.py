@@ -24,12 +24,15 @@ from flows.lm import language_models
 from flows.results import SentimentResult, SentimentRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
 from korflow.core import plots, settings
+from korflow.core.config.resolve import flow_settings
+from korflow.core.config.sentiment import SentimentConfig
 from korflow.core.datasets import Shard, sha256_file
-from korflow.core.profiles import SentimentConfig, flow_settings
+from korflow.core.stages import SPEC
 from korflow.serving.sentiment_predictor import LABELS, SentimentPredictor, SentimentPyfunc
-from tasks.sentiment import embedding_matrix, prepare_data, train_classifier
+from tasks.sentiment import Classified, prepare_data, train_classifier
+from tasks.vectors import embedding_matrix
 
-MODEL_NAME = "korflow-sentiment"
+MODEL_NAME = SPEC["sentiment"].model
 
 
 @flow(name="korflow-sentiment", log_prints=True)
@@ -110,14 +113,11 @@ def sentiment_flow(
         for split in ("train", "val", "test")
     ]
 
-    def metrics(training: dict) -> dict[str, float]:
-        history = training["history"]
-        return {
-            # the learning curve's axis: a metric, beside the scores it explains
-            "train_rows": data["sizes"]["train"],
-            "test_unk_rate": data["test_unk_rate"],
-            "samples_per_s": sum(h["samples_per_s"] for h in history) / len(history),
-        }
+    metrics = {
+        # the learning curve's axis: a metric, beside the scores it explains
+        "train_rows": data["sizes"]["train"],
+        "test_unk_rate": data["test_unk_rate"],
+    }
 
     counts = {
         "vocab_size": data["vocab_size"],
@@ -134,10 +134,10 @@ def sentiment_flow(
         def train(run_id: str, matrix=matrix, variant=variant, lm=lm) -> dict:
             return train_classifier(data, matrix, cfg.model, cfg.train, variant, run_id, lm)
 
-        def confusion(training: dict, folder: Path, variant=variant) -> dict:
+        def confusion(training: Classified, folder: Path, variant=variant) -> dict:
             png = folder.parent / "confusion_matrix.png"
             names = [LABELS[0], LABELS[1]]
-            plots.confusion_png(training["confusion"], names, png, f"NSMC test - {variant}")
+            plots.confusion_png(training.confusion, names, png, f"NSMC test - {variant}")
             mlflow.log_artifact(str(png))
             return {}
 
@@ -157,6 +157,7 @@ def sentiment_flow(
             tags={"korflow.corpus_run_id": corpus.run_id, **(lm_tags if lm else {})},
             inputs=inputs,
             metrics=metrics,
+            throughput="samples_per_s",
             counts=counts,
             fasttext=ft,
             after=confusion,
@@ -166,7 +167,7 @@ def sentiment_flow(
                 run_id=logged.run_id,
                 embedding=variant,
                 model_uri=logged.model_uri,
-                **logged.training["metrics"],
+                **logged.training.metrics,
                 **logged.registration,
             )
         )

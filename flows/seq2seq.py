@@ -22,21 +22,24 @@ from flows.results import Seq2SeqResult, Seq2SeqRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
 from korean.chatbot import EVERYDAY_QUESTIONS
 from korflow.core import settings, sources
+from korflow.core.config.resolve import flow_settings
+from korflow.core.config.seq2seq import Seq2SeqStageConfig
 from korflow.core.datasets import sha256_file
-from korflow.core.profiles import Seq2SeqStageConfig, flow_settings
+from korflow.core.stages import SPEC
 from korflow.serving.chat_predictor import ChatPredictor, ChatPyfunc
 from tasks.ingest import fetch_file
-from tasks.sentiment import embedding_matrix
 from tasks.seq2seq import (
     PAIRS,
+    ChatTrained,
     lm_start,
     prepare_pairs,
     retrieve_answers,
     run_baselines,
     train_chat_model,
 )
+from tasks.vectors import embedding_matrix
 
-MODEL_NAME = "korflow-seq2seq"
+MODEL_NAME = SPEC["seq2seq"].model
 EXAMPLE_QUESTIONS = ["오늘 너무 피곤해", "헤어진 지 일주일 됐어", "좋아하는 사람이 생겼어", ""]
 
 
@@ -116,28 +119,27 @@ def seq2seq_flow(
     source_rows = sum(data["sizes"].values())
     duplicates = data["duplicates"]
 
-    def metrics(training: dict) -> dict[str, float]:
-        return {
-            **{
-                f"baseline_{name}_{k}": v
-                for name, scores in baselines.items()
-                for k, v in scores.items()
-            },
-            "test_unk_rate": data["test_unk_rate"],
-            "repeated_answer_share": duplicates["repeated_answer_share"],
-            "test_answers_seen_in_train": duplicates["test_answers_seen_in_train"],
-        }
+    metrics = {
+        **{
+            f"baseline_{name}_{k}": v
+            for name, scores in baselines.items()
+            for k, v in scores.items()
+        },
+        "test_unk_rate": data["test_unk_rate"],
+        "repeated_answer_share": duplicates["repeated_answer_share"],
+        "test_answers_seen_in_train": duplicates["test_answers_seen_in_train"],
+    }
 
     counts = {
         "vocab_size": data["vocab_size"],
         **{f"{split}_pairs": n for split, n in data["sizes"].items()},
     }
 
-    def answers(training: dict, folder: Path) -> dict:
+    def answers(training: ChatTrained, folder: Path) -> dict:
         mlflow.log_dict({"skipped": data["skipped"], **duplicates}, "data/answers.json")
-        if training.get("val_chrf_by_take_bias"):  # retrieve and refine: its rule's choice
-            mlflow.log_dict(training["val_chrf_by_take_bias"], "data/val_chrf_by_take_bias.json")
-        mlflow.log_table(pd.DataFrame(training["samples"]), "samples/test_answers.json")
+        if training.val_chrf_by_take_bias:  # retrieve and refine: its rule's choice
+            mlflow.log_dict(training.val_chrf_by_take_bias, "data/val_chrf_by_take_bias.json")
+        mlflow.log_table(pd.DataFrame(training.samples), "samples/test_answers.json")
         # The fixed everyday questions, answered by the model exactly as it is served.
         questions = list(EVERYDAY_QUESTIONS)
         everyday = ChatPredictor.load(folder).answer(questions)
@@ -206,7 +208,7 @@ def seq2seq_flow(
             fasttext=fasttext,
             after=answers,
         )
-        scores = logged.training["metrics"]
+        scores = logged.training.metrics
         runs.append(
             Seq2SeqRun(
                 run_id=logged.run_id,

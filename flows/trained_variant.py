@@ -17,12 +17,9 @@ import pandas as pd
 
 from flows.results import EmbedRun, flow_run_id
 from korflow.core import plots, registry, tracking
+from korflow.core.stages import SPEC
 from korflow.serving.pyfunc import log_model_folder
-
-# The tag that names a stage's variant.
-VARIANT_TAG = {"sentiment": "korflow.embedding", "seq2seq": "korflow.attention", "lm": "korflow.lm"}
-# The settings that narrow a stage's config to one variant, for ``korflow reproduce``.
-NARROW = {"sentiment": "embeddings", "seq2seq": "attentions"}
+from tasks.training import Trained
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +40,7 @@ class ServedModel:
 @dataclass(frozen=True, kw_only=True)
 class Logged:
     run_id: str
-    training: dict[str, Any]  # what the training task returned
+    training: Trained  # what the training task returned
     model_uri: str
     registration: dict[str, Any]  # version, champion, registry_error; {} when not registered
     extra: dict[str, Any]  # what the stage's ``after`` hook returned
@@ -54,7 +51,7 @@ def log_trained_variant(
     cfg: Any,
     variant: str,
     mirror: str | None,
-    train: Callable[[str], dict],
+    train: Callable[[str], Trained],
     served: ServedModel | None,
     *,
     narrow: dict[str, Any] | None = None,
@@ -62,31 +59,33 @@ def log_trained_variant(
     params: dict[str, Any],
     tags: dict[str, str],
     inputs: list[tuple],
-    metrics: Callable[[dict], dict[str, float]],
+    metrics: dict[str, float],
+    throughput: str | None = None,
     counts: dict[str, int],
     fasttext: EmbedRun | None = None,
-    after: Callable[[dict, Path], dict[str, Any]] | None = None,
+    after: Callable[[Trained, Path], dict[str, Any]] | None = None,
 ) -> Logged:
     """``train(run_id)`` inside the variant's MLflow run, then everything logged about it.
     ``served`` None: the weights are logged as a file, nothing is registered.
 
     ``seed``: the training's (default ``cfg.train.seed``); ``narrow``: the config settings
-    that name this variant alone (default: the stage's list of variants, ``NARROW``, holding
-    just this one); ``params``: the run's parameters; ``tags``:
-    the stage's own tags; ``inputs``: arguments
-    of ``tracking.log_input_file``; ``metrics(training)``: the stage's metrics beside the
-    training's own; ``counts``: what it read (rows, units, vocabulary), logged as params;
-    ``after(training, folder)``: the stage's own artifacts, with the served
-    model folder at hand (its return value comes back as ``extra``)."""
+    that name this variant alone (default: the stage's list of variants, its spec's
+    ``variants``, holding just this one); ``params``: the run's parameters; ``tags``: the
+    stage's own tags; ``inputs``: arguments of ``tracking.log_input_file``;
+    ``metrics``: the stage's metrics beside the training's own (``throughput``: the per-epoch
+    one averaged over the epochs, ``samples_per_s``); ``counts``: what it
+    read (rows, units, vocabulary), logged as params; ``after(training, folder)``: the stage's
+    own artifacts, with the served model folder at hand (its return value comes back as
+    ``extra``)."""
     fasttext_id = fasttext.run_id if fasttext else "none"
     tags = {
-        VARIANT_TAG[stage]: variant,
+        SPEC[stage].variant_tag: variant,
         **tags,
         "korflow.fasttext_run_id": fasttext_id,
         "korflow.prefect_flow_run_id": flow_run_id(),
         **tracking.inherited_nondeterminism(asdict(fasttext) if fasttext else None),
     }
-    narrow = narrow if narrow is not None else {NARROW[stage]: [variant]}
+    narrow = narrow if narrow is not None else {SPEC[stage].variants: [variant]}
     record = tracking.flow_record(stage, cfg, mirror, **narrow, register_model=False)
     params = {**params, "fasttext_run_id": fasttext_id}
     seed = cfg.train.seed if seed is None else seed
@@ -97,33 +96,34 @@ def log_trained_variant(
             tracking.log_input_file(*args)
         tracking.log_counts(counts)
         training = train(run_id)
-        tracking.log_training(run_id, params, training)
-        history = training["history"]
+        logged = training.live_epochs if training.live_run_id == run_id else []
+        tracking.log_training(run_id, params, training.model, training.history, logged)
         mlflow.log_metrics(
             {
-                **training["metrics"],
-                "best_epoch": training["best_epoch"],
-                "epoch_seconds": sum(h["epoch_seconds"] for h in history) / len(history),
-                **metrics(training),
+                **training.metrics,
+                "best_epoch": training.best_epoch,
+                "epoch_seconds": training.mean("epoch_seconds"),
+                **metrics,
+                **({throughput: training.mean(throughput)} if throughput else {}),
             }
         )
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             curve = plots.learning_curve_png(
-                history, tmp / "learning_curve.png", f"{stage} - {variant}"
+                training.history, tmp / "learning_curve.png", f"{stage} - {variant}"
             )
             mlflow.log_artifact(str(curve))
             if served is None:  # not served on its own (a backward language model)
-                mlflow.log_artifact(training["weights"], "weights")
-                model_uri, folder = f"runs:/{run_id}/weights/{Path(training['weights']).name}", None
+                mlflow.log_artifact(training.weights, "weights")
+                model_uri, folder = f"runs:/{run_id}/weights/{Path(training.weights).name}", None
             else:
                 folder = tmp / "predictor"
                 model_uri = log_model_folder(
                     folder,
                     # with the rules the training chose on validation for its served model
-                    {**served.settings, **training.get("served", {}), "model": training["model"]},
+                    {**served.settings, **training.served, "model": training.model},
                     served.vocab,
-                    training["weights"],
+                    training.weights,
                     served.pyfunc,
                     served.column,
                     served.examples,
@@ -135,7 +135,7 @@ def log_trained_variant(
             extra = after(training, folder) if after else {}
         registration = {}
         if cfg.register_model and served is not None:
-            metric = registry.CHAMPION_METRIC[stage]
+            metric = SPEC[stage].champion_metric
             registration = registry.register_run(
                 model_uri, served.name, run_id, metric, not metric.endswith("perplexity")
             )

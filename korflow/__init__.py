@@ -1,5 +1,6 @@
 """korflow: Korean NLP workflows on Prefect and MLflow. The code is layered by height, and each
-layer imports only the ones below it (``tests/test_layers.py`` walks the imports to keep it so):
+layer imports only the ones below it (``tests/core/test_layers.py`` walks the imports to keep it
+so):
 
 1. ``korean/`` and ``models/``: pure libraries (Korean text; PyTorch models and training loops).
 2. ``korflow.core``: the shared core: settings and profiles, sources and datasets, MLflow tracking
@@ -8,7 +9,8 @@ layer imports only the ones below it (``tests/test_layers.py`` walks the imports
    (no Prefect, no CLI).
 4. ``tasks/``: Prefect tasks (caching, retries, the CPU turn) over the layers below.
 5. ``flows/``: Prefect flows, one per stage; ``flows/pipeline.py`` chains them.
-6. ``korflow.app``: the application: the ``korflow`` CLI, ``korflow serve``, reproduction.
+6. ``app/``: the application: the ``korflow`` CLI, ``korflow serve``, reproduction (a top-level
+   folder, so that ``korflow/`` holds only the layers below the tasks).
 """
 
 __version__ = "0.1.0"

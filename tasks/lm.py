@@ -24,7 +24,7 @@ from models.ngram import KneserNey
 from models.train import TrainResult
 
 from .caching import data_cache, data_task
-from .training import train_and_test
+from .training import Trained, train_and_test
 
 LM_CACHE = data_cache(*packages.LM_TASKS)
 # A training's result does not depend on the MLflow run its epochs are logged to.
@@ -164,7 +164,7 @@ def train_language_model(
     train_cfg: LMTrainConfig,
     direction: str,
     run_id: str | None = None,
-) -> dict:
+) -> Trained:
     """Train one direction (resuming an interrupted run from its checkpoint), then score it on
     the held-out streams; each epoch's metrics go to the MLflow run ``run_id`` as it ends."""
     backward = direction == "backward"
@@ -192,7 +192,7 @@ def train_language_model(
         return LanguageModel(cfg)
 
     result = train_and_test("lm", name, key, cfg, train_cfg, run_id, build, fit, test, describe)
-    Path(result["weights"]).with_name("model.json").write_text(
+    Path(result.weights).with_name("model.json").write_text(
         json.dumps(asdict(cfg)), encoding="utf-8"
     )
     return result

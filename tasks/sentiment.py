@@ -1,4 +1,4 @@
-"""Sentiment tasks: ids from the tokenized NSMC shards, FastText embedding matrices, training."""
+"""Sentiment tasks: ids from the tokenized NSMC shards, training and testing."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import pyarrow as pa
 import torch
 from prefect import get_run_logger
 
-from korean.embeddings import KoreanVectors
 from korean.nsmc import training_splits
 from korflow.core import packages, settings
 from korflow.core.datasets import Shard, digest_of
 from models.classifier import ClassifierConfig, TextClassifier
-from models.data import EOS, Vocab, load_tensors, save_atomic, save_tensors
+from models.data import EOS, Vocab, load_tensors, save_tensors
 from models.lm import LMConfig
 from models.metrics import binary_scores, confusion_matrix
 from models.train import TrainConfig, TrainResult, predict, train
 
 from .caching import data_cache, data_task
-from .training import train_and_test, with_embedding
+from .training import Trained, train_and_test, with_embedding
+from .vectors import lm_remap
 
 SENTIMENT_CACHE = data_cache(*packages.SENTIMENT_TASKS)
 # A training's result does not depend on the MLflow run its epochs are logged to.
@@ -78,25 +78,8 @@ def prepare_data(
     }
 
 
-@data_task(SENTIMENT_CACHE)
-def embedding_matrix(data: dict, model_path: str, model_sha256: str, level: str) -> str:
-    """Rows of FastText vectors for the vocabulary (unseen tokens get n-gram vectors)."""
-    vocab = Vocab.load(Path(data["dir"]) / "vocab.json")
-    vectors = KoreanVectors.load(model_path, level)
-    matrix = torch.zeros(len(vocab), vectors.kv.vector_size)
-    for i, token in enumerate(vocab.itos[2:], start=2):
-        matrix[i] = torch.as_tensor(vectors.vector(token).copy())  # gensim arrays are read-only
-    matrix[vocab.unk_id] = matrix[2:].mean(0)  # unknown tokens start at the average vector
-    path = Path(data["dir"]) / f"embedding-{level}-{model_sha256[:16]}.pt"
-    save_atomic(matrix, path)
-    return str(path)
-
-
-def lm_remap(vocab: Vocab, lm_vocab: Vocab) -> torch.Tensor:
-    """The language models' id of each classifier token (their <unk> where they have none)."""
-    ids = [lm_vocab.stoi.get(t, lm_vocab.unk_id) for t in vocab.itos]
-    ids[0] = 0  # padding stays padding
-    return torch.tensor(ids)
+class Classified(Trained):
+    confusion: list[list[int]]  # the test's: a row per true class, a column per predicted
 
 
 @data_task(TRAIN_CACHE)
@@ -108,7 +91,7 @@ def train_classifier(
     name: str,
     run_id: str | None = None,
     lm: dict | None = None,
-) -> dict:
+) -> Classified:
     """Train (resuming from the last checkpoint of an interrupted run), then test once; each
     epoch's metrics go to the MLflow run ``run_id`` as the epoch ends. ``lm``: the biLM the
     classifier reads, frozen (its ``memo``: remembered in training, ``BiLM.remember``)."""
@@ -166,9 +149,9 @@ def train_classifier(
         return model
 
     result = train_and_test(
-        "sentiment", name, key, cfg, train_cfg, run_id, build, fit, test, describe
+        "sentiment", name, key, cfg, train_cfg, run_id, build, fit, test, describe, Classified
     )
-    Path(result["weights"]).with_name("model.json").write_text(
+    Path(result.weights).with_name("model.json").write_text(
         json.dumps(asdict(cfg)), encoding="utf-8"
     )
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from prefect import get_run_logger
@@ -30,8 +31,8 @@ from models.seq2seq_train import (
 from models.train import TrainResult
 
 from .caching import data_cache, data_task
-from .sentiment import lm_remap
-from .training import train_and_test, with_embedding
+from .training import Trained, train_and_test, with_embedding
+from .vectors import lm_remap
 
 # A choice head's bias towards taking a retrieved answer whole, from never to always.
 TAKE_BIASES = (-100.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 100.0)
@@ -193,6 +194,11 @@ def lm_start(data: dict, lm: dict, model_cfg: Seq2SeqConfig) -> dict:
     return {"embedding": str(embedding), "start": start, "parts": parts}
 
 
+class ChatTrained(Trained):
+    val_chrf_by_take_bias: dict[str, float] = {}  # retrieve and refine: its rule's choice
+    samples: list[dict[str, Any]]  # test questions, their references and answers
+
+
 @data_task(TRAIN_CACHE)
 def train_chat_model(
     data: dict,
@@ -209,7 +215,7 @@ def train_chat_model(
     run_id: str | None = None,
     variant: str | None = None,
     start: str | None = None,
-) -> dict:
+) -> ChatTrained:
     """Train (resuming an interrupted run), choosing the epoch by ``monitor``, then score on the
     test split: perplexity under teacher forcing, and BLEU/chrF/distinct-n of greedy and
     beam-search answers, with the share of empty answers and of answers cut at the limit. Each
@@ -327,4 +333,6 @@ def train_chat_model(
         return model
 
     name = variant or cfg.attention
-    return train_and_test("seq2seq", name, key, cfg, train_cfg, run_id, build, fit, test, describe)
+    return train_and_test(
+        "seq2seq", name, key, cfg, train_cfg, run_id, build, fit, test, describe, ChatTrained
+    )

@@ -1,6 +1,6 @@
-"""What the two training tasks share: the model settings once the data is known, and the run
-around a training (live epoch logging, the GPU slot or the CPU turn, a seeded model, resumable
-checkpoints, the weights file and the result's common keys)."""
+"""What the training tasks share: the model settings once the data is known, the run around a
+training (live epoch logging, the GPU slot or the CPU turn, a seeded model, resumable
+checkpoints, the weights file) and the result it returns (``Trained``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from prefect import get_run_logger
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from korflow.core import settings
@@ -24,6 +25,28 @@ from .checkpoints import checkpoint_dir, finished
 
 # fit(model, checkpoint folder, per-epoch callback) -> the training's result
 Fit = Callable[[nn.Module, Path, Callable[[dict], None]], TrainResult]
+
+
+class Trained(BaseModel):
+    """What a training task returns (Prefect caches it; the flows log it): the weights of the
+    chosen epoch and the settings they load with, every epoch's log, the test's scores and
+    what the served model needs beside its weights. A stage adds its own fields (a subclass).
+    A pydantic model, so that the cache finds the files it names (``caching.paths_in``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weights: str  # the state dict of the chosen epoch
+    model: dict[str, Any]  # the model's settings, its sizes included
+    history: list[dict[str, Any]]  # one log an epoch (a language model's: a round)
+    best_epoch: int
+    metrics: dict[str, float]  # the test's (and validation's) scores
+    served: dict[str, Any] = {}  # rules chosen on validation that the served model applies
+    live_run_id: str | None = None  # the MLflow run its epochs were logged to as they ended
+    live_epochs: list[int] = []
+
+    def mean(self, key: str) -> float:
+        """``key`` averaged over the epochs (a throughput, an epoch's seconds)."""
+        return sum(log[key] for log in self.history) / len(self.history)
 
 
 def with_embedding(model_cfg: Any, embedding: str | None, **sizes: int) -> tuple[Any, Any]:
@@ -45,11 +68,13 @@ def train_and_test(
     fit: Fit,
     test: Callable[[nn.Module, TrainResult], dict],
     describe: Callable[[dict], str],
-) -> dict:
+    result_type: type[Trained] = Trained,
+) -> Trained:
     """Train ``build()`` with ``fit``, resuming an interrupted run of the same ``key`` from its
     checkpoint, then ``test(model, result)``, both in one CPU turn; save the weights. Each
     epoch is logged (``describe(log)``: its scores) and goes to the MLflow run ``run_id`` as it
-    ends. Returns the keys every training result has, with those ``test`` returns."""
+    ends. Returns a ``result_type`` with the fields ``test`` returns (``metrics`` and the
+    stage's own)."""
     logger = get_run_logger()
     run_dir = settings.output_path(stage, "runs", f"{name}-{key}")
     live = LiveEpochs(run_id)
@@ -87,11 +112,11 @@ def train_and_test(
         finished(run_dir)
         tested = test(model, result)
     save_atomic(model.state_dict(), run_dir / "weights.pt")
-    return {
-        "weights": str(run_dir / "weights.pt"),
-        "model": asdict(cfg),
-        "history": result.history,
-        "best_epoch": result.best_epoch,
+    return result_type(
+        weights=str(run_dir / "weights.pt"),
+        model=asdict(cfg),
+        history=result.history,
+        best_epoch=result.best_epoch,
         **live.record(),
         **tested,
-    }
+    )

@@ -8,13 +8,13 @@ with the reason, only when KORFLOW_DATA_MIRROR is unset (CI always sets it).
 from __future__ import annotations
 
 import bz2
-import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.helpers import FIXTURES, SERVED_CHAT, SERVED_SENTIMENT
+
 _MIRROR = os.environ.get("KORFLOW_DATA_MIRROR")
 
 
@@ -75,95 +75,6 @@ def inputs(tmp_path_factory) -> Path:
     return root
 
 
-def states(flow_run_id: str) -> dict[str, set[str]]:
-    """Task name -> the state names its runs ended in, for one flow run (Cached, Completed)."""
-    import time
-    from collections import defaultdict
-
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.client.schemas.sorting import TaskRunSort
-
-    # Task runs and their states reach the API as events, recorded asynchronously: read until
-    # two reads a second apart agree and every state is final.
-    deadline, previous = time.monotonic() + 60, None
-    while True:
-        with get_client(sync_client=True) as client:
-            runs = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-                limit=200,
-            )
-        seen = [(r.id, r.state.name if r.state else None) for r in runs]
-        settled = seen == previous and all(r.state and r.state.is_final() for r in runs)
-        if settled or time.monotonic() > deadline:
-            break
-        previous = seen
-        time.sleep(1)
-    out = defaultdict(set)
-    for task_run in runs:
-        out[task_run.name.rsplit("-", 1)[0]].add(task_run.state.name)
-    return dict(out)
-
-
-def nested(base: dict, **extra) -> dict:
-    """``nested(d, clean__keep_digits=True)`` sets d["clean"]["keep_digits"]."""
-    for key, value in extra.items():
-        node = base
-        *parents, leaf = key.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return base
-
-
-TINY_FT = {"vector_size": 16, "min_count": 1, "epochs": 2, "bucket": 5000, "workers": 1}
-
-
-def embed_overrides(inputs: Path) -> dict:
-    """FastText settings that train in a second on the small inputs, with the tiny eval sets."""
-    return {
-        "syllable": dict(TINY_FT),
-        "jamo": dict(TINY_FT),
-        "projection_words": 10,
-        "eval_files": {
-            "ws353": str(inputs / "ws353-tiny.csv"),
-            "analogy": str(inputs / "analogy-tiny.txt"),
-        },
-    }
-
-
-def lm_overrides(val_fraction: float = 0.2) -> dict:
-    """Language models that train in a second on the small inputs (``val_fraction``: the
-    sentiment stage's, whose validation reviews the models must not read)."""
-    tiny = {
-        "max_train_units": None,
-        "min_freq": 1,
-        "model": {"embed_dim": 8, "hidden_size": 8, "num_layers": 1},
-        "train": {"epochs": 2, "batch_size": 2, "bptt": 8, "device": "cpu"},
-    }
-    return {
-        "val_fraction": val_fraction,
-        "wiki_heldout": 0.48,
-        "heldout_units": 300,
-        "morpheme": tiny,
-        "syllable": tiny,
-    }
-
-
-def corpus_overrides(inputs: Path, **extra) -> dict:
-    """Corpus config that reads only the small local inputs (no mirror, no network)."""
-    base = {
-        "nsmc_files": {
-            "train": str(inputs / "nsmc-train.txt"),
-            "test": str(inputs / "nsmc-test.txt"),
-        },
-        "wiki_source": str(inputs / "kowiki.xml.bz2"),
-        "sample_rows": 5,
-    }
-    return nested(base, **extra)
-
-
 @pytest.fixture
 def file_server(tmp_path):
     """A real HTTP server on loopback serving ``tmp_path / "www"`` (GET and HEAD)."""
@@ -184,25 +95,7 @@ def file_server(tmp_path):
     httpd.shutdown()
 
 
-def stop_group(proc, sig: int, wait: float) -> None:
-    """Signal a server started with ``start_new_session=True`` and its children; SIGKILL them
-    if they have not ended after ``wait`` seconds."""
-    import signal
-    import subprocess
-
-    os.killpg(proc.pid, sig)
-    try:
-        proc.wait(wait)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-
-
-# Small real models for the serving tests, registered under their own names: ``korflow-sentiment``
-# and ``korflow-seq2seq`` belong to the flow tests, whose champion checks a ``champion`` here
-# would change.
-SERVED_SENTIMENT = "korflow-sentiment-serving-test"
-SERVED_CHAT = "korflow-seq2seq-serving-test"
+# Small real models for the serving tests, registered under their own names (tests.helpers).
 _TOKENS = ["정말", "재밌", "어요", "최악", "영화", "오늘", "피곤", "해", "▁", "요", "좋", "다"]
 
 
@@ -316,22 +209,3 @@ def served_models(korflow_home, tmp_path_factory) -> dict[str, tuple[str, list[s
         files=(chat_dir / PAIRS,),
     )
     return out
-
-
-@contextlib.contextmanager
-def store_of(home: Path):
-    """MLflow pointed at the store a CLI subprocess used (under ``home``) for the ``with``
-    body, then back at the session's: ``mlflow.set_tracking_uri`` also sets the environment
-    variable, which the session's later flows would otherwise follow."""
-    import mlflow
-
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(f"sqlite:///{home / 'mlflow.db'}")
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous

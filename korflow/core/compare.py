@@ -19,52 +19,13 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from korflow.core import plots, tracking
-from korflow.core.registry import CHAMPION, CHAMPION_METRIC
+from korflow.core.registry import CHAMPION
 from korflow.core.secrets import redact
 from korflow.core.sources import is_url
+from korflow.core.stages import CHAMPION_METRIC, SPEC
 
 # Per stage: the tags that name a variant, and the metrics users compare.
-STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "pipeline": ((), ("duration_s",)),
-    "corpus": ((), ("duration_s", "nsmc.tokens", "wiki.tokens")),
-    "embed": (
-        ("korflow.level", "korflow.unit"),
-        (
-            "ws353_spearman",
-            "analogy_semantic_accuracy",
-            "analogy_syntactic_accuracy",
-            "train_seconds",
-        ),
-    ),
-    "lm": (
-        ("korflow.unit", "korflow.direction"),
-        (
-            "val_perplexity",
-            "val_perplexity_wiki",
-            "val_perplexity_nsmc",
-            "baseline_ngram_perplexity",
-            "train_units",
-            "tokens_per_s",
-        ),
-    ),
-    "sentiment": (
-        ("korflow.embedding",),
-        ("test_accuracy", "test_f1", "val_accuracy", "epoch_seconds"),
-    ),
-    "seq2seq": (
-        ("korflow.attention",),
-        (
-            "test_chrf",
-            "test_bleu",
-            "val_chrf",
-            "test_perplexity",
-            "test_bleu_greedy",
-            "test_chrf_greedy",
-            "baseline_retrieval_chrf",
-            "epoch_seconds",
-        ),
-    ),
-}
+STAGES = {name: (spec.variant_tags, spec.metrics) for name, spec in SPEC.items()}
 # The learning curve a stage's report shows: of the metric its champion is chosen by.
 CURVES = {stage: f"epoch_{metric}" for stage, metric in CHAMPION_METRIC.items()}
 LOCAL_UI = "http://127.0.0.1:5000"  # where the README's `mlflow ui` serves a local store
@@ -168,7 +129,7 @@ def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
             }
         )
         for metric in metrics:
-            value = _metric_or_count(part, metric)
+            value = values_of(part, metric)
             if value is not None:
                 table[metric] = value
         table["seconds"] = part["seconds"]
@@ -179,13 +140,17 @@ def tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _metric_or_count(part: pd.DataFrame, key: str) -> pd.Series | None:
-    """``key`` per run: a metric, or a count (a param; a metric in runs before 2026-12-02)."""
-    metric, count = part.get(f"metrics.{key}"), part.get(f"params.{key}")
-    if count is not None:
-        count = pd.to_numeric(count, errors="coerce")
-        return count if metric is None else metric.fillna(count)
-    return metric
+def values_of(part: pd.DataFrame, key: str) -> pd.Series | None:
+    """``key`` per run (``tracking.metric_or_count``); None when no run has it."""
+    metric, count = f"metrics.{key}", f"params.{key}"
+    if metric not in part and count not in part:
+        return None
+    rows = part.reindex(columns=[metric, count])
+    values = [
+        tracking.metric_or_count({key: m}, {key: c}, key)
+        for m, c in zip(rows[metric], rows[count], strict=True)
+    ]
+    return pd.Series(values, index=part.index, dtype=float)
 
 
 def _from_champion(table: pd.DataFrame, part: pd.DataFrame, metric: str) -> pd.Series:
@@ -328,7 +293,7 @@ def _plots(runs: pd.DataFrame, folder: Path) -> list[tuple[str, str]]:
     names = []
     for stage, (_, metrics) in STAGES.items():
         part = runs[runs["stage"] == stage] if not runs.empty else runs
-        if part.empty or stage in ("pipeline", "corpus"):
+        if part.empty or not SPEC[stage].plotted:
             continue
         shown = [m for m in metrics[:2] if f"metrics.{m}" in part]
         if not shown:

@@ -5,7 +5,7 @@ log live (a cached result, the epochs before a resume) are logged afterwards."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric
@@ -42,9 +42,11 @@ class LiveEpochs:
         return {"live_run_id": self.run_id, "live_epochs": self.epochs}
 
 
-def log_missing_epochs(run_id: str, result: Mapping) -> None:
-    """The epochs of ``result["history"]`` that its training did not log live to ``run_id``."""
-    live = set(result.get("live_epochs", ())) if result.get("live_run_id") == run_id else set()
-    for log in result["history"]:
-        if log["epoch"] not in live:
+def log_missing_epochs(
+    run_id: str, history: Iterable[Mapping[str, float]], logged: Iterable[int]
+) -> None:
+    """The epochs of a training's ``history`` not ``logged`` live to ``run_id`` already."""
+    logged = set(logged)
+    for log in history:
+        if log["epoch"] not in logged:
             log_epoch(run_id, log)

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = ("korean", "models", "korflow", "tasks", "flows")
+PROJECT_PACKAGES = ("korean", "models", "korflow", "tasks", "flows", "app")
 
 
 def _module_file(name: str) -> Path | None:

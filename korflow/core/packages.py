@@ -33,6 +33,7 @@ TRACKED = (
 # What each stage's tasks call besides the project's own code: in their cache keys.
 CORPUS_TASKS = (*MECAB, "mwparserfromhell", "pyarrow")
 EMBED_TASKS = ("gensim", "jamo", "numpy", "scipy")
-SENTIMENT_TASKS = ("torch", "gensim")
+SENTIMENT_TASKS = ("torch", "gensim")  # gensim: through the vectors tasks
+VECTORS_TASKS = ("torch", "gensim")
 SEQ2SEQ_TASKS = ("torch", *MECAB, "sacrebleu", "scikit-learn")
 LM_TASKS = ("torch",)

@@ -16,21 +16,14 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from korflow.core import stages
+
 CHAMPION = "champion"
 DEPLOYED_PROFILE = "full"  # the profile whose champion is also ``champion``
-# The validation metric a stage's champion is chosen by (a perplexity: lower is better).
-CHAMPION_METRIC = {"sentiment": "val_accuracy", "seq2seq": "val_chrf", "lm": "val_perplexity"}
-# What each registered model is, as the registry shows it.
-DESCRIPTIONS = {
-    "korflow-sentiment": "LSTM sentiment classifier for Korean movie reviews (NSMC): input "
-    "column document, output label (1 positive) and probability of positive.",
-    "korflow-seq2seq": "LSTM seq2seq chatbot on the songys ChatbotData pairs: input column "
-    "question, output answer.",
-    "korflow-lm": "Forward LSTM language model over syllables (Wikipedia + NSMC train): input "
-    "column prompt, output a sampled continuation.",
-    "korflow-lm-morpheme": "Forward LSTM language model over MeCab morphemes (Wikipedia + NSMC "
-    "train): input column prompt, output a sampled continuation.",
-}
+# The validation metric a stage's champion is chosen by (a perplexity: lower is better), and
+# what each registered model is, as the registry shows it.
+CHAMPION_METRIC = stages.CHAMPION_METRIC
+DESCRIPTIONS = stages.MODELS
 
 
 @dataclass

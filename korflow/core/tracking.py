@@ -31,21 +31,13 @@ from korflow.core.datasets import file_lock
 from korflow.core.epoch_log import log_missing_epochs
 from korflow.core.errors import ERROR_TAG, one_line
 from korflow.core.packages import TRACKED
+from korflow.core.stages import SPEC
 
 EXPERIMENT = os.environ.get("KORFLOW_EXPERIMENT", "korflow")
 # What a stage's run is, for the run's description in the MLflow UI; {names} are its korflow.*
 # tags.
 DESCRIPTIONS = {
-    "pipeline": "The whole korflow DAG; a nested run for each stage run.",
-    "corpus": "NSMC and Korean Wikipedia ingested, cleaned and tokenized into morphemes.",
-    "embed": "FastText vectors, {level} level over {unit} tokens, scored on WS-353 and the "
-    "analogies.",
-    "lm": "An LSTM language model, {direction}, over {unit}s of Wikipedia and NSMC train; "
-    "scored by held-out perplexity.",
-    "sentiment": "The LSTM sentiment classifier on NSMC, {embedding} embeddings; tested on the "
-    "NSMC test set.",
-    "seq2seq": "The LSTM seq2seq chatbot, {attention} attention; tested on the question-disjoint "
-    "test split.",
+    **{name: spec.about for name, spec in SPEC.items()},
     "compare": "A korflow compare report: key metrics across the runs it found.",
 }
 NOTE = "mlflow.note.content"  # the tag MLflow shows as a run's description
@@ -210,6 +202,18 @@ def log_counts(counts: Mapping[str, int]) -> None:
     mlflow.log_params({k: int(v) for k, v in counts.items()})
 
 
+def metric_or_count(metrics: Mapping[str, Any], params: Mapping[str, Any], key: str):
+    """A run's ``key``: its metric, else its count (a param now; a metric in runs logged before
+    2026-12-02, ``log_counts``); None when it has neither, or a count that is not a number."""
+    value = metrics.get(key)
+    if value is not None and value == value:  # NaN: a table's empty cell
+        return value
+    try:
+        return float(params[key])
+    except (KeyError, TypeError, ValueError):
+        return value
+
+
 def split_counts(values: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, int]]:
     """(metrics, counts) of a stage's results, where the counts are its whole numbers."""
     counts = {k: v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -288,13 +292,20 @@ def close_orphaned_runs(experiment_id: str) -> list[str]:
     return closed
 
 
-def log_training(run_id: str, config: Mapping[str, Any], result: Mapping[str, Any]) -> None:
-    """After a training inside ``run_id``: its model's settings (known once built: vocabulary
-    and embedding sizes) as params and in the resolved config, and the epochs it did not log
-    as they ended (a cached result, the epochs before a resume)."""
-    mlflow.log_params({k: str(v)[:6000] for k, v in flatten({"model": result["model"]}).items()})
-    mlflow.log_dict({**config, "model": result["model"]}, "config/resolved.json")
-    log_missing_epochs(run_id, result)
+def log_training(
+    run_id: str,
+    config: Mapping[str, Any],
+    model: Mapping[str, Any],
+    history: list[Mapping[str, Any]],
+    logged: list[int],
+) -> None:
+    """After a training inside ``run_id``: its ``model``'s settings (known once built:
+    vocabulary and embedding sizes) as params and in the resolved config, and the epochs of its
+    ``history`` not ``logged`` to the run as they ended (a cached result, the epochs before a
+    resume)."""
+    mlflow.log_params({k: str(v)[:6000] for k, v in flatten({"model": model}).items()})
+    mlflow.log_dict({**config, "model": model}, "config/resolved.json")
+    log_missing_epochs(run_id, history, logged)
 
 
 @contextmanager

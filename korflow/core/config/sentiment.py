@@ -1,0 +1,60 @@
+"""The sentiment stage's settings and its profiles."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from korflow.core.config.corpus import CorpusConfig
+from korflow.core.config.embed import EmbedConfig
+from korflow.core.config.lm import LMStageConfig
+from korflow.core.names import EMBEDDINGS
+from models.classifier import ClassifierConfig
+from models.train import TrainConfig
+
+
+class SentimentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "full"
+    corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
+    embed: EmbedConfig = EmbedConfig()  # the FastText stage (syllable / jamo variants)
+    # lm: random embeddings with the LM stage's biLM beside them (ELMo).
+    embeddings: list[Literal[EMBEDDINGS]] = list(EMBEDDINGS)
+    lm: LMStageConfig = LMStageConfig()  # the LM stage (the lm variant)
+    # Use these gensim FastText model files ({"syllable": path, "jamo": path}) instead of
+    # running the FastText stage.
+    fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
+    # Vocabulary from the NSMC train split (minus the validation part).
+    min_freq: int = Field(2, ge=1)
+    max_vocab: int | None = Field(50_000, gt=2)
+    max_len: int = Field(80, gt=0)  # tokens kept per document
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)  # carved from train with split_seed
+    split_seed: int = 42
+    # Labelled reviews trained on: the first N of the shuffled training rows (the learning
+    # curve; smaller sets nest in larger ones); None = all. The vocabulary, the validation and
+    # the test rows do not change with it.
+    train_rows: int | None = Field(None, gt=0)
+    # The lm variant keeps the frozen biLM's states of each training and validation review
+    # after its first read (float16, about 2 KB a token): its later epochs skip the biLM.
+    bilm_memo: bool = True
+    # Chosen on the validation split (BENCHMARKS.md, "Sentiment recipe"): a BiLSTM of 128 units
+    # a direction, max pooling, strong dropout (it overfits after about 5 epochs without), a bag
+    # of uni- and hashed bigrams beside it that drops half its n-grams in training (+0.5 points
+    # with the moving average of the weights), up to 12 epochs with a linear decay, best
+    # validation epoch kept; about 27 s an epoch on 2 cores.
+    model: ClassifierConfig = ClassifierConfig(
+        hidden_size=128,
+        dropout=0.5,
+        token_dropout=0.25,
+        ngram_buckets=2**18,
+        ngram_dim=16,
+        ngram_dropout=0.5,
+    )
+    train: TrainConfig = TrainConfig(epochs=12, patience=3, batch_size=256, ema=0.999)
+    register_model: bool = True  # in the MLflow Model Registry, as korflow-sentiment
+
+
+# quick trains the same recipe on its slice of NSMC (an epoch takes seconds).
+SENTIMENT_PROFILES: dict[str, dict[str, Any]] = {"quick": {}, "full": {}}
