@@ -184,7 +184,7 @@ class Seq2Seq(nn.Module):
         )
         return (logits.float().softmax(-1) * generate + copied).clamp_min(1e-12).log()
 
-    def _step(self, tokens: torch.Tensor, state, memory: Memory):
+    def step(self, tokens: torch.Tensor, state, memory: Memory):
         """One decoder step for tokens [B] -> (scores [B, V], new state)."""
         decoded, state = self.decoder(self.dropout(self.embedding(tokens[:, None])), state)
         return self._logits(decoded, memory)[:, 0], state
@@ -266,7 +266,7 @@ class Seq2Seq(nn.Module):
             return self._logits(decoded, memory)
         steps, tokens = [], tgt_in[:, 0]
         for t in range(tgt_in.size(1)):
-            logits, state = self._step(tokens, state, memory)
+            logits, state = self.step(tokens, state, memory)
             steps.append(logits)
             if t + 1 < tgt_in.size(1):
                 use_reference = torch.rand(()) < teacher_forcing
@@ -310,7 +310,7 @@ class Seq2Seq(nn.Module):
         live = torch.arange(src.size(0), device=src.device)
         tokens = torch.full_like(live, self.config.sos_id)
         for t in range(max_len):
-            logits, (h, c) = self._step(tokens, (h, c), memory)
+            logits, (h, c) = self.step(tokens, (h, c), memory)
             logp = self._constrain(logits.float(), history[live, :t], no_repeat_ngram, min_len)
             tokens = logp.argmax(-1)
             history[live, t] = tokens
@@ -356,7 +356,7 @@ class Seq2Seq(nn.Module):
         answers = torch.full((batch, max_len), cfg.pad_id, dtype=torch.long, device=device)
         live = torch.arange(batch, device=device)  # rows still searching
         for step in range(max_len):
-            logits, (h, c) = self._step(tokens, (h, c), memory)
+            logits, (h, c) = self.step(tokens, (h, c), memory)
             logp = self._constrain(
                 logits.float().log_softmax(-1), history, no_repeat_ngram, min_len
             )

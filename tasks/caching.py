@@ -61,13 +61,13 @@ def package_versions(names: tuple[str, ...]) -> str:
     return ";".join(found)
 
 
-def _named_files(value: Any) -> list[str]:
+def named_files(value: Any) -> list[str]:
     """Digests of the files that settings name (a stop-word list): by content, not path."""
     stopwords = getattr(value, "stopwords", None)
     if isinstance(stopwords, str) and Path(stopwords).is_file():
         return [hashlib.sha256(Path(stopwords).read_bytes()).hexdigest()]
     if isinstance(value, (list, tuple)):
-        return [d for item in value for d in _named_files(item)]
+        return [d for item in value for d in named_files(item)]
     return []
 
 
@@ -81,7 +81,7 @@ class ProjectCode(CachePolicy):
     def compute_key(
         self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str:
-        files = [d for value in inputs.values() for d in _named_files(value)]
+        files = [d for value in inputs.values() for d in named_files(value)]
         return (
             code_digest(task_ctx.task.fn.__module__)
             + package_versions(self.packages)

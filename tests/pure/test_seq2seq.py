@@ -121,13 +121,13 @@ def test_an_answer_does_not_depend_on_the_questions_decoded_beside_it(beam, monk
     train_seq2seq(model, data, data, cfg)
     questions = data.sources + [[5, 4], [8, 7, 6], [11, 10, 9, 12], [19]]
     rules = {"beam": beam, "no_repeat_ngram": 2, "min_len": 2}
-    rows_per_step, step = [], model._step
+    rows_per_step, step = [], model.step
 
     def counted(tokens, *args):
         rows_per_step.append(tokens.size(0))
         return step(tokens, *args)
 
-    monkeypatch.setattr(model, "_step", counted)
+    monkeypatch.setattr(model, "step", counted)
     together = generate(model, questions, max_len=10, **rules)
     assert len({len(a) for a in together}) >= 3  # rows end at different steps
     assert min(rows_per_step) < max(rows_per_step) == len(questions) * beam  # and leave
@@ -208,7 +208,7 @@ class _Scripted(Seq2Seq):
 
     calls = 0
 
-    def _step(self, tokens, state, memory):
+    def step(self, tokens, state, memory):
         logits = torch.full((tokens.size(0), self.config.vocab_size), -30.0)
         if self.calls == 0:
             logits[:, 5] = 0.0

@@ -62,7 +62,7 @@ def test_a_stopword_file_is_keyed_by_its_content(tmp_path):
     words = tmp_path / "stopwords.txt"
     words.write_text("의\n가\n", encoding="utf-8")
     config = TokenizerConfig(stopwords=str(words))
-    first = caching._named_files(config)
+    first = caching.named_files(config)
     words.write_text("의\n가\n이\n", encoding="utf-8")  # same path, other words
-    assert caching._named_files(config) != first
-    assert caching._named_files(TokenizerConfig(stopwords="default")) == []
+    assert caching.named_files(config) != first
+    assert caching.named_files(TokenizerConfig(stopwords="default")) == []
