@@ -79,7 +79,7 @@ def _run(stage, profile, data_mirror, overrides, show_config, configure):
     crash.handle_sigterm()  # now that Prefect is imported: its SIGTERM bridge too
     quiet_tracebacks()
     result = flow(profile=profile, config=config, data_mirror=str(mirror) if mirror else None)
-    let_prefect_record(getattr(result, "flow_run_id", None))
+    let_prefect_record(result.flow_run_id)
     return result
 
 
