@@ -105,9 +105,9 @@ def chatbot_ids():
 
 
 def _classifier_cfg(vocab: int):
-    from korflow.core.config.resolve import sentiment_config
+    from korflow.core.config.resolve import stage_config
 
-    stage = sentiment_config("full")
+    stage = stage_config("sentiment", "full")
     from dataclasses import replace
 
     return replace(stage.model, vocab_size=vocab), replace(stage.train, epochs=1)
@@ -116,9 +116,9 @@ def _classifier_cfg(vocab: int):
 def _seq2seq_cfg(vocab: int, attention: str):
     from dataclasses import replace
 
-    from korflow.core.config.resolve import seq2seq_config
+    from korflow.core.config.resolve import stage_config
 
-    stage = seq2seq_config("full")
+    stage = stage_config("seq2seq", "full")
     model = replace(stage.model, vocab_size=vocab, attention=attention)
     return model, replace(stage.train, epochs=1)
 

@@ -113,8 +113,8 @@ def seq2seq_flow(
             {"answer": ChatPredictor.load(folder).answer(texts)}
         ),
     )
-    upstreams = {"corpus", "embed", "lm"}  # the upstream stages' settings: their own runs'
-    params = cfg.model_dump(exclude={"attentions", "fasttext_models", "model", *upstreams})
+    # The stages' settings it reads are their own runs' params.
+    params = cfg.model_dump(exclude={"attentions", "fasttext_models", "model", *cfg.reads()})
     tags = {"korflow.unit": cfg.unit, "korflow.embedding": cfg.embedding, **tags}
     source_rows = sum(data["sizes"].values())
     duplicates = data["duplicates"]

@@ -18,6 +18,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -60,4 +61,24 @@ def _turn(job: str, log: Callable[[str], None]) -> Iterator[None]:
     with file_lock(lock_path(), on_wait=waiting) as waited:
         if waited is not None:
             log(f"{job}: got the CPU after {waited:.0f} s")
-        yield
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            for taken in _WATCHING:
+                taken.append((job, start, time.monotonic()))
+
+
+_WATCHING: list[list[tuple[str, float, float]]] = []
+
+
+@contextlib.contextmanager
+def turns_taken() -> Iterator[list[tuple[str, float, float]]]:
+    """The turns this process's jobs take while the body runs, as they end: (job, start, end)
+    in ``time.monotonic()`` seconds; to check or measure who had the cores when."""
+    taken: list[tuple[str, float, float]] = []
+    _WATCHING.append(taken)
+    try:
+        yield taken
+    finally:
+        _WATCHING.remove(taken)

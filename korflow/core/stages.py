@@ -21,7 +21,7 @@ class Stage:
     name: str  # the command, the flow's korflow-<name> and the runs' tag korflow.stage
     about: str  # a run's description in the MLflow UI; {names} are its korflow.* tags
     flow: str = ""  # "module:attribute" of its Prefect flow
-    settings: str = ""  # "module:attribute" of its settings on a profile: f(profile, overrides)
+    settings: str = ""  # "module:attribute" of its settings model (with its PROFILES)
     upstream: tuple[str, ...] = ()  # the stages whose results it reads, in a pipeline
     variant_tags: tuple[str, ...] = ()  # the tags that name a run's variant, in compare
     metrics: tuple[str, ...] = ()  # what compare's table shows, the first two also plotted
@@ -42,7 +42,7 @@ SPECS = (
         name="corpus",
         about="NSMC and Korean Wikipedia ingested, cleaned and tokenized into morphemes.",
         flow="flows.corpus:corpus_flow",
-        settings="korflow.core.config.resolve:corpus_config",
+        settings="korflow.core.config.corpus:CorpusConfig",
         metrics=("duration_s", "nsmc.tokens", "wiki.tokens"),
         plotted=False,
     ),
@@ -51,7 +51,7 @@ SPECS = (
         about="FastText vectors, {level} level over {unit} tokens, scored on WS-353 and the "
         "analogies.",
         flow="flows.embed:embed_flow",
-        settings="korflow.core.config.resolve:embed_config",
+        settings="korflow.core.config.embed:EmbedConfig",
         upstream=("corpus",),
         variant_tags=("korflow.level", "korflow.unit"),
         metrics=(
@@ -66,7 +66,7 @@ SPECS = (
         about="An LSTM language model, {direction}, over {unit}s of Wikipedia and NSMC train; "
         "scored by held-out perplexity.",
         flow="flows.lm:lm_flow",
-        settings="korflow.core.config.resolve:lm_config",
+        settings="korflow.core.config.lm:LMStageConfig",
         upstream=("corpus",),
         variant_tags=("korflow.unit", "korflow.direction"),
         metrics=(
@@ -97,7 +97,7 @@ SPECS = (
         about="The LSTM sentiment classifier on NSMC, {embedding} embeddings; tested on the "
         "NSMC test set.",
         flow="flows.sentiment:sentiment_flow",
-        settings="korflow.core.config.resolve:sentiment_config",
+        settings="korflow.core.config.sentiment:SentimentConfig",
         upstream=("corpus", "embed", "lm"),
         variant_tags=("korflow.embedding",),
         metrics=("test_accuracy", "test_f1", "val_accuracy", "epoch_seconds"),
@@ -117,7 +117,7 @@ SPECS = (
         about="The LSTM seq2seq chatbot, {attention} attention; tested on the question-disjoint "
         "test split.",
         flow="flows.seq2seq:seq2seq_flow",
-        settings="korflow.core.config.resolve:seq2seq_config",
+        settings="korflow.core.config.seq2seq:Seq2SeqStageConfig",
         # Only the one its embedding starts from (flows/pipeline.py); it reads its own data.
         upstream=("embed", "lm"),
         variant_tags=("korflow.attention",),
@@ -148,7 +148,7 @@ PIPELINE = Stage(
     name="pipeline",
     about="The whole DAG; a nested run for each stage run.",
     flow="flows.pipeline:pipeline_flow",
-    settings="korflow.core.config.resolve:pipeline_config",
+    settings="korflow.core.config.pipeline:PipelineConfig",
     metrics=("duration_s",),
     plotted=False,
 )

@@ -138,6 +138,9 @@ def test_set_reads_yaml_scalars_and_the_stage_prefixed_keys(tmp_path):
     assert flag["embeddings"] == ["jamo"]  # a flag given wins
     pipeline = show_config("pipeline", "--set", "sentiment.train.epochs=3", home=tmp_path)
     assert pipeline["sentiment"]["train"]["epochs"] == 3
+    # Each stage's settings once, by name: the one corpus every stage reads.
+    assert "corpus" not in pipeline["sentiment"] and "corpus" not in pipeline["embed"]
+    assert pipeline["corpus"]["nsmc_train_rows"] == 20_000  # the quick profile's
 
 
 def test_commands_given_nothing_to_work_on_say_so_in_one_line(tmp_path):
@@ -203,7 +206,7 @@ def test_reproduce_gives_settings_added_since_a_run_what_that_run_did():
         return settings
 
     logged = before(stage_config("pipeline", "quick").model_dump(mode="json"))
-    assert "nsmc_clean" not in logged["seq2seq"]["embed"]["corpus"]
+    assert "nsmc_clean" not in logged["corpus"]
     config = stage_config("pipeline", "quick", as_logged(logged))
     assert config.corpus.nsmc_clean == config.corpus.clean  # the seeds' regex, as then
     assert config.sentiment.corpus.nsmc_clean == config.corpus.clean

@@ -56,6 +56,21 @@ def test_two_jobs_in_threads_take_turns(lock):
     assert any(e.startswith("second: got the CPU after") for e in events)
 
 
+def test_the_turns_taken_are_what_held_the_cpu_and_when(lock):
+    with cpu.turns_taken() as turns:
+        with cpu.cpu_turn("a", print):
+            time.sleep(0.05)
+        with cpu.cpu_turn("gpu job", print, exclusive=False):  # no turn taken
+            pass
+        with pytest.raises(RuntimeError), cpu.cpu_turn("b", print):
+            raise RuntimeError("a failed job ends its turn too")
+    with cpu.cpu_turn("after", print):
+        pass
+    assert [job for job, _, _ in turns] == ["a", "b"]
+    (_, start_a, end_a), (_, start_b, end_b) = turns
+    assert end_a - start_a >= 0.05 and start_a < end_a <= start_b <= end_b
+
+
 def test_a_job_in_another_process_is_waited_for(lock):
     holder = subprocess.Popen(
         [

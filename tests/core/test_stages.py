@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 from prefect import Flow
-from pydantic import BaseModel
 
 from korflow.core import compare, imports, names, registry, tracking
+from korflow.core.config.resolve import stage_config
 from korflow.core.stages import CHAMPION_METRIC, PIPELINE, SPEC, SPECS, STAGES, load
 
 ALL = [PIPELINE, *SPECS]
@@ -25,8 +25,8 @@ def test_every_stage_has_its_flow_settings_command_and_compare_entry(spec):
     assert isinstance(flow, Flow) and flow.name == f"korflow-{spec.name}"
     assert spec.flow.startswith("flows.") and spec.settings.startswith("korflow.core.config.")
     for profile in names.PROFILES:
-        settings = load(spec.settings)(profile, None)
-        assert isinstance(settings, BaseModel) and settings.profile == profile
+        settings = stage_config(spec.name, profile)
+        assert isinstance(settings, load(spec.settings)) and settings.profile == profile
     assert spec.name in typer.main.get_command(app).commands
     assert compare.STAGES[spec.name] == (spec.variant_tags, spec.metrics)
     assert "{" not in tracking.describe(spec.name, "quick", {})  # every {tag} filled, if blank

@@ -1,10 +1,9 @@
 """The whole DAG on the small inputs: nesting and tags in MLflow, the cache on a second run, a
 failed branch, comparison reports and exact reproduction (real Prefect, MLflow, MeCab)."""
 
-import contextlib
 import json
 import os
-import time
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,12 +12,6 @@ import pandas as pd
 import pytest
 
 from korflow.core import cpu
-from korflow.core.config.resolve import (
-    ConfigError,
-    pipeline_config,
-    sentiment_config,
-    seq2seq_config,
-)
 from tests.helpers import FIXTURES, cli, clone_run, pipeline_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -37,18 +30,6 @@ CPU_TURNS: list[tuple[str, float, float]] = []  # the turns of the ``first`` run
 @pytest.fixture(scope="module")
 def first(inputs):
     """One pipeline run, with the turns its heavy jobs took on the CPU: (job, start, end)."""
-    turns = []
-    real = cpu._turn
-
-    @contextlib.contextmanager
-    def recorded(job, log):
-        with real(job, log):
-            start = time.monotonic()
-            try:
-                yield
-            finally:
-                turns.append((job, start, time.monotonic()))
-
     from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 
     # Computed afresh (earlier test modules may have cached the same tiny models), so every
@@ -56,8 +37,8 @@ def first(inputs):
     with (
         pytest.MonkeyPatch.context() as patch,
         temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}),
+        cpu.turns_taken() as turns,
     ):
-        patch.setattr(cpu, "_turn", recorded)
         patch.delenv("KORFLOW_CPU_EXCLUSIVE", raising=False)  # the default: take turns
         result = run(inputs)
     CPU_TURNS[:] = turns
@@ -95,14 +76,42 @@ def test_one_parent_run_with_a_nested_run_per_stage(first):
     assert metrics["duration_s"] > 0 and {"corpus_seconds", "seq2seq_seconds"} <= set(metrics)
 
 
-def test_every_stage_gets_a_thread_of_its_own():
-    # The stages' tasks wait on child flows: with fewer threads than stages, seq2seq queued
-    # behind sentiment (waiting for FastText) instead of running beside it. The CLI keeps this
-    # runner for the pipeline and gives --task-runner to the stages.
-    from app import running
-    from flows.pipeline import FLOWS, pipeline_flow
+def test_every_stage_gets_a_thread_of_its_own(monkeypatch):
+    # The stages' tasks wait on child flows, each holding a thread while its upstream stages
+    # run: with fewer threads than stages, seq2seq (after the corpus only) queued behind
+    # sentiment, waiting for FastText and the LMs, instead of running beside them. Stand-in
+    # stages show it: FastText and the LMs run until seq2seq has started.
+    from prefect import flow
 
-    assert pipeline_flow.task_runner._max_workers >= len(FLOWS)
+    import flows.pipeline
+    from flows.results import OneRun
+
+    seq2seq_started, ended = threading.Event(), {}
+
+    class StandIn(OneRun):
+        def summary(self) -> str:
+            return self.run_id
+
+    def stand_in(stage):
+        @flow(name=f"stand-in-{stage}")
+        def stage_flow(profile, config, data_mirror, upstream=None):
+            if stage == "seq2seq":
+                seq2seq_started.set()
+            elif stage in ("embed", "lm"):
+                seq2seq_started.wait(20)
+            ended[stage] = seq2seq_started.is_set()
+            return StandIn(run_id=stage, flow_run_id="", tracking_uri="", seconds=0.0)
+
+        return stage_flow
+
+    for stage in flows.pipeline.FLOWS:
+        monkeypatch.setitem(flows.pipeline.FLOWS, stage, stand_in(stage))
+    result = flows.pipeline.pipeline_flow(profile="quick")
+    assert set(result.stages) == set(flows.pipeline.FLOWS)
+    assert ended["embed"] and ended["lm"], "seq2seq waited for a thread"
+
+    # The CLI keeps the pipeline's own runner and gives --task-runner to the stages.
+    from app import running
 
     class Recorder:
         replaced = False
@@ -196,64 +205,6 @@ def test_failed_branch_fails_the_pipeline_and_keeps_the_finished_stages(inputs, 
     )[0]
     assert parent.info.status == "FAILED"
     assert [r.data.tags["korflow.stage"] for r in children(parent.info.run_id)] == ["corpus"]
-
-
-def test_bad_stage_config_fails_before_any_stage_runs():
-    with pytest.raises(ConfigError, match=r"(?s)Seq2SeqStageConfig.*beam"):
-        pipeline_config("quick", {"seq2seq": {"beam": 0}})
-    with pytest.raises(ConfigError, match="stages"):
-        pipeline_config("quick", {"stages": ["corpus", "translate"]})
-
-
-def test_upstream_settings_reach_every_stage_and_are_given_once():
-    cfg = pipeline_config("quick", {"corpus": {"wiki_max_docs": 5}, "embed": {"levels": ["jamo"]}})
-    for stage in (cfg.embed, cfg.sentiment, cfg.seq2seq, cfg.sentiment.embed):
-        assert stage.corpus.wiki_max_docs == 5 and stage.corpus.nsmc_train_rows == 20_000
-    assert cfg.sentiment.embed.levels == cfg.seq2seq.embed.levels == ["jamo"]
-    assert pipeline_config("quick", cfg.model_dump(mode="json")) == cfg  # a logged record
-    # A later stage's own copy may repeat the upstream settings, never differ from them: the
-    # pipeline runs one corpus stage and one FastText stage for all.
-    same = {"embed": {"levels": ["jamo"]}, "sentiment": {"embed": {"levels": ["jamo"]}}}
-    assert pipeline_config("quick", same).sentiment.embed.levels == ["jamo"]
-    for wrong in (
-        {"sentiment": {"corpus": {"wiki_max_docs": 5}}},
-        {"embed": {"corpus": {"wiki_max_docs": 5}}},
-        {"seq2seq": {"embed": {"levels": ["jamo"]}}},
-        {"seq2seq": {"lm": {"ngram_order": 2}}},
-    ):
-        with pytest.raises(ConfigError, match="give its settings once"):
-            pipeline_config("quick", wrong)
-
-
-def test_the_chatbot_starts_from_the_pipelines_language_model():
-    cfg = pipeline_config("quick", {"lm": {"ngram_order": 2}, "seq2seq": {"embedding": "lm"}})
-    assert cfg.seq2seq.lm == cfg.sentiment.lm == cfg.lm and cfg.lm.ngram_order == 2
-    assert pipeline_config("quick", cfg.model_dump(mode="json")) == cfg  # a logged record
-    # It reads the forward model of its own units: one the LM stage trains.
-    with pytest.raises(ConfigError, match="forward syllable model"):
-        pipeline_config("quick", {"lm": {"units": ["morpheme"]}, "seq2seq": {"embedding": "lm"}})
-    with pytest.raises(ConfigError, match="forward morpheme model"):
-        pipeline_config(
-            "quick",
-            {
-                "lm": {"morpheme": {"directions": ["backward"]}},
-                "sentiment": {"embeddings": ["random"]},
-                "seq2seq": {"embedding": "lm", "unit": "morpheme"},
-            },
-        )
-
-
-def test_a_stage_never_drops_the_corpus_given_to_its_language_model():
-    # `korflow sentiment --set lm.corpus.wiki_max_docs=5`: the LM would read another corpus
-    # than the stage, so it is refused, not silently replaced by the stage's own.
-    for config in (sentiment_config, seq2seq_config):
-        with pytest.raises(ConfigError, match="lm.corpus differs"):
-            config("quick", {"lm": {"corpus": {"wiki_max_docs": 5}}})
-        # Repeating the stage's corpus is fine, and both read it.
-        cfg = config(
-            "quick", {"corpus": {"wiki_max_docs": 5}, "lm": {"corpus": {"wiki_max_docs": 5}}}
-        )
-        assert cfg.lm.corpus == cfg.corpus and cfg.corpus.wiki_max_docs == 5
 
 
 def test_compare_writes_tables_and_plots(first, tmp_path):

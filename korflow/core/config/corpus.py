@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from korean.clean import REVIEWS, CleanConfig
 from korean.morphemes import TokenizerConfig
+from korflow.core.config.stage_settings import StageSettings
 
 
-class CorpusConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    profile: str = "full"
+class CorpusConfig(StageSettings):
     # Your own labelled reviews ({"train": path, "test": path}) instead of the upstream NSMC
     # files: NSMC's TSV, or a CSV/TSV whose header names these text and label (0/1) columns.
     nsmc_files: dict[Literal["train", "test"], str] = {}
@@ -41,14 +39,13 @@ class CorpusConfig(BaseModel):
     tokenizer: TokenizerConfig = TokenizerConfig()
     sample_rows: int = Field(20, ge=0)
 
-
-CORPUS_PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {
-        "nsmc_train_rows": 20_000,
-        "nsmc_test_rows": 5_000,
-        "nsmc_shard_rows": 10_000,
-        "wiki_max_docs": 2_000,
-        "wiki_shard_docs": 1_000,
-    },
-    "full": {},
-}
+    PROFILES = {
+        "quick": {
+            "nsmc_train_rows": 20_000,
+            "nsmc_test_rows": 5_000,
+            "nsmc_shard_rows": 10_000,
+            "wiki_max_docs": 2_000,
+            "wiki_shard_docs": 1_000,
+        },
+        "full": {},
+    }

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from korean.embeddings import DEFAULT_PARAMS, FastTextParams
 from korflow.core.config.corpus import CorpusConfig
+from korflow.core.config.stage_settings import StageSettings
 from korflow.core.names import EMBED_UNITS, LEVELS
 
 
-class EmbedConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    profile: str = "full"
+class EmbedConfig(StageSettings):
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     levels: list[Literal[LEVELS]] = list(LEVELS)
     # morpheme: the corpus's tokens (what the sentiment model reads); eojeol: whitespace words
@@ -44,13 +42,12 @@ class EmbedConfig(BaseModel):
     ]
     projection_words: int = Field(300, ge=10)
 
-
-# quick trains with one gensim worker: bit-reproducible, so a quick pipeline reproduces
-# exactly; full keeps two (twice the speed), and its runs say they are not exact.
-EMBED_PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {
-        "syllable": {"bucket": 200_000, "min_count": 3, "workers": 1},
-        "jamo": {"bucket": 200_000, "min_count": 3, "workers": 1},
-    },
-    "full": {},
-}
+    # quick trains with one gensim worker: bit-reproducible, so a quick pipeline reproduces
+    # exactly; full keeps two (twice the speed), and its runs say they are not exact.
+    PROFILES = {
+        "quick": {
+            "syllable": {"bucket": 200_000, "min_count": 3, "workers": 1},
+            "jamo": {"bucket": 200_000, "min_count": 3, "workers": 1},
+        },
+        "full": {},
+    }

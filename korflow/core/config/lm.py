@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from korflow.core.config.corpus import CorpusConfig
+from korflow.core.config.stage_settings import StageSettings
 from korflow.core.names import LM_UNITS
 from models.lm import LMConfig
 from models.lm_train import LMTrainConfig
@@ -27,10 +28,23 @@ class LMUnitConfig(BaseModel):
     train: LMTrainConfig = LMTrainConfig()
 
 
-class LMStageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# quick trains tiny one-layer models on a slice of the text: about half a minute each, just
+# below the n-gram baseline's perplexity (BENCHMARKS.md, "Language models").
+_TINY = {
+    "max_train_units": 200_000,
+    "model": {
+        "embed_dim": 96,
+        "hidden_size": 192,
+        "num_layers": 1,
+        "dropout": 0.2,
+        "input_dropout": 0.1,
+        "embed_dropout": 0.0,
+    },
+    "train": {"epochs": 3, "rounds_per_epoch": 1, "batch_size": 16, "bptt": 32, "lr": 6e-3},
+}
 
-    profile: str = "full"
+
+class LMStageConfig(StageSettings):
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     units: list[Literal[LM_UNITS]] = list(LM_UNITS)
     # The sentiment stage's validation reviews are held out: its split settings, which the
@@ -60,22 +74,12 @@ class LMStageConfig(BaseModel):
     )
     register_model: bool = True  # forward models: korflow-lm (syllable), korflow-lm-morpheme
 
-
-# quick trains tiny one-layer models on a slice of the text: about half a minute each, just
-# below the n-gram baseline's perplexity (BENCHMARKS.md, "Language models").
-_TINY = {
-    "max_train_units": 200_000,
-    "model": {
-        "embed_dim": 96,
-        "hidden_size": 192,
-        "num_layers": 1,
-        "dropout": 0.2,
-        "input_dropout": 0.1,
-        "embed_dropout": 0.0,
-    },
-    "train": {"epochs": 3, "rounds_per_epoch": 1, "batch_size": 16, "bptt": 32, "lr": 6e-3},
-}
-LM_PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {"heldout_units": 20_000, "wiki_heldout": 0.05, "morpheme": _TINY, "syllable": _TINY},
-    "full": {},
-}
+    PROFILES = {
+        "quick": {
+            "heldout_units": 20_000,
+            "wiki_heldout": 0.05,
+            "morpheme": _TINY,
+            "syllable": _TINY,
+        },
+        "full": {},
+    }

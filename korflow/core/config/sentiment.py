@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
 
 from korflow.core.config.corpus import CorpusConfig
 from korflow.core.config.embed import EmbedConfig
 from korflow.core.config.lm import LMStageConfig
+from korflow.core.config.stage_settings import StageSettings
 from korflow.core.names import EMBEDDINGS
 from models.classifier import ClassifierConfig
 from models.train import TrainConfig
 
 
-class SentimentConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    profile: str = "full"
+class SentimentConfig(StageSettings):
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     embed: EmbedConfig = EmbedConfig()  # the FastText stage (syllable / jamo variants)
     # lm: random embeddings with the LM stage's biLM beside them (ELMo).
@@ -54,7 +52,28 @@ class SentimentConfig(BaseModel):
     )
     train: TrainConfig = TrainConfig(epochs=12, patience=3, batch_size=256, ema=0.999)
     register_model: bool = True  # in the MLflow Model Registry, as korflow-sentiment
+    # PROFILES: quick trains the same recipe on its slice of NSMC (an epoch takes seconds).
 
+    @classmethod
+    def upstream_defaults(cls, own: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The language models hold out this stage's validation reviews unless told otherwise."""
+        return {"lm": {key: own[key] for key in ("val_fraction", "split_seed")}}
 
-# quick trains the same recipe on its slice of NSMC (an epoch takes seconds).
-SENTIMENT_PROFILES: dict[str, dict[str, Any]] = {"quick": {}, "full": {}}
+    @model_validator(mode="after")
+    def _lm_reads_no_validation_review(self) -> SentimentConfig:
+        if "lm" not in self.embeddings:
+            return self
+        lm = self.lm
+        directions = lm.morpheme.directions if "morpheme" in lm.units else []
+        if sorted(directions) != ["backward", "forward"]:
+            raise ValueError(
+                "the lm embedding reads the morpheme biLM: keep lm.units with morpheme and "
+                "lm.morpheme.directions forward,backward (or drop lm from embeddings)"
+            )
+        split = (self.val_fraction, self.split_seed)
+        if (lm.val_fraction, lm.split_seed) != split:
+            raise ValueError(
+                f"lm.val_fraction and lm.split_seed must be the sentiment stage's {split}: the "
+                "language models must never read the reviews the classifier is chosen on"
+            )
+        return self

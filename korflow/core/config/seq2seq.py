@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
 
 from korean.clean import CleanConfig
 from korean.morphemes import TokenizerConfig
 from korflow.core.config.corpus import CorpusConfig
 from korflow.core.config.embed import EmbedConfig
 from korflow.core.config.lm import LMStageConfig
+from korflow.core.config.stage_settings import StageSettings
 from korflow.core.names import ATTENTIONS
 from models.seq2seq import Seq2SeqConfig
 from models.seq2seq_train import Seq2SeqTrainConfig
 
 
-class Seq2SeqStageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    profile: str = "full"
+class Seq2SeqStageConfig(StageSettings):
     chatbot_file: str | None = None  # your own Q,A,label CSV instead of the upstream one
     strict: bool = False  # malformed rows fail the run instead of being counted and skipped
     max_pairs: int | None = Field(None, gt=0)  # the first N pairs (file order); None = all
@@ -70,14 +68,27 @@ class Seq2SeqStageConfig(BaseModel):
     samples: int = Field(50, ge=0)  # test questions in the samples table
     register_model: bool = True  # in the MLflow Model Registry, as korflow-seq2seq
 
+    PROFILES = {
+        "quick": {
+            "attentions": ["refine"],
+            "max_pairs": 3_000,
+            "model": {"embed_dim": 64, "hidden_size": 128},
+            # refine takes the nearest answer (chosen on validation) either way
+            "train": {"epochs": 4},
+            "samples": 20,
+        },
+        "full": {},
+    }
 
-SEQ2SEQ_PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {
-        "attentions": ["refine"],
-        "max_pairs": 3_000,
-        "model": {"embed_dim": 64, "hidden_size": 128},
-        "train": {"epochs": 4},  # refine takes the nearest answer (chosen on validation) either way
-        "samples": 20,
-    },
-    "full": {},
-}
+    @model_validator(mode="after")
+    def _lm_start_is_trained(self) -> Seq2SeqStageConfig:
+        lm = self.lm
+        if self.embedding == "lm" and (
+            self.unit not in lm.units or "forward" not in getattr(lm, self.unit).directions
+        ):
+            raise ValueError(
+                f"embedding lm starts from the LM stage's forward {self.unit} model: keep "
+                f"lm.units with {self.unit} and lm.{self.unit}.directions with forward (or "
+                "choose another embedding)"
+            )
+        return self
