@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,18 @@ def korflow_home(tmp_path_factory):
 
     settings.configure(home)
     return home
+
+
+@pytest.fixture(autouse=True)
+def sys_path_as_found():
+    """Each test leaves ``sys.path`` as it found it: the processes started by later tests (a
+    Dask cluster's workers) inherit it. A korflow model loaded with MLflow's own call leaves its
+    code folder, a partial korflow, first on it (``korflow.serving.loading.load_pyfunc`` does
+    not), and the Dask test after the sentiment flow's tests hung on workers that could not
+    import the flows."""
+    before = list(sys.path)
+    yield
+    assert sys.path == before, f"the test changed sys.path: {sorted(set(sys.path) ^ set(before))}"
 
 
 @pytest.fixture(scope="session")

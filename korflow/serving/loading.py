@@ -10,6 +10,7 @@ import mlflow
 
 from korflow.core import registry, tracking
 from korflow.core.stages import SPEC
+from korflow.serving.pyfunc import sys_path_kept
 
 
 def load(uri: str | None, registered: str, trainer: str):
@@ -20,7 +21,7 @@ def load(uri: str | None, registered: str, trainer: str):
     accept_old_model_names()
     uri = registry.resolve(uri) if uri else registry.serving_uri(registered)
     try:
-        loaded = mlflow.pyfunc.load_model(uri)
+        loaded = load_pyfunc(uri)
     except Exception as exc:  # MLflow raises several types for a missing model or alias
         raise ValueError(f"cannot load {uri}: {exc} (train one with `{trainer}`)") from None
     try:
@@ -28,6 +29,12 @@ def load(uri: str | None, registered: str, trainer: str):
     except Exception:  # noqa: BLE001 - the model loaded; its description is a courtesy
         described = uri
     return loaded, described
+
+
+def load_pyfunc(uri: str):
+    """``mlflow.pyfunc.load_model(uri)``, leaving ``sys.path`` as it was (``sys_path_kept``)."""
+    with sys_path_kept():
+        return mlflow.pyfunc.load_model(uri)
 
 
 def accept_old_model_names() -> None:

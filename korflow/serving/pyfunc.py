@@ -6,11 +6,12 @@ with."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -64,23 +65,32 @@ def log_pyfunc(
     declared = signature.outputs.input_names()
     if list(outputs.columns) != declared:
         raise ValueError(f"{cls.__name__} answers {list(outputs.columns)}, declares {declared}")
-    with _LOGGING, tempfile.TemporaryDirectory() as tmp:
-        before = set(sys.path)
-        try:
-            return mlflow.pyfunc.log_model(
-                name=name,
-                python_model=str(MODEL_CODE),
-                model_config={"python_model": f"{cls.__module__}:{cls.__qualname__}"},
-                artifacts={"model_dir": str(folder)},
-                code_paths=code_paths(code_files(cls.__module__), Path(tmp)),
-                signature=signature,
-                input_example=inputs,
-                pip_requirements=requirements(java),
-            )
-        finally:
-            # Validating the input example loads the model here, which puts its (temporary)
-            # code folder first on sys.path: take it off again.
-            sys.path[:] = [p for p in sys.path if p in before]
+    # Validating the input example loads the model here.
+    with _LOGGING, tempfile.TemporaryDirectory() as tmp, sys_path_kept():
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(MODEL_CODE),
+            model_config={"python_model": f"{cls.__module__}:{cls.__qualname__}"},
+            artifacts={"model_dir": str(folder)},
+            code_paths=code_paths(code_files(cls.__module__), Path(tmp)),
+            signature=signature,
+            input_example=inputs,
+            pip_requirements=requirements(java),
+        )
+
+
+@contextlib.contextmanager
+def sys_path_kept() -> Iterator[None]:
+    """Loading a korflow model puts its code folder (its copy of the predictor modules: a
+    partial korflow) first on ``sys.path`` for good. A process that has imported korflow never
+    reads that copy, but the Python processes it starts do: a Dask cluster's worker processes
+    inherit ``sys.path``, found a korflow without the flows' modules, and the flow that sent
+    them tasks waited for ever. Around a load, this puts ``sys.path`` back as it was."""
+    before = list(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = before
 
 
 def log_model_folder(

@@ -1,13 +1,12 @@
 """The language-model flow on the small inputs: real Prefect, MLflow (registry), MeCab; its
 runs, the n-gram baseline beside them, the served generator and ``korflow generate``."""
 
-import sys
-
 import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from korflow.serving.loading import load_pyfunc
 from tests.helpers import cli, corpus_overrides, lm_overrides, states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -89,11 +88,7 @@ def test_forward_models_are_registered_and_sample_fixed_prompts(result):
 
 
 def test_the_served_generator_is_seeded_and_takes_its_params(result):
-    before = list(sys.path)
-    model = mlflow.pyfunc.load_model(result.find("syllable", "forward").model_uri)
-    # Loading puts the model's code folder (a partial copy of korflow) first on sys.path;
-    # spawned processes inherit it, and later Dask workers could not import the tasks.
-    sys.path[:] = before
+    model = load_pyfunc(result.find("syllable", "forward").model_uri)
     prompts = pd.DataFrame({"prompt": ["김치는", ""]})
     params = {"n": 3, "seed": 5, "temperature": 1.0, "top_p": 0.95, "max_new": 12}
     one = model.predict(prompts, params=params)

@@ -344,11 +344,12 @@ def test_changed_chatbot_file_reruns_only_the_seq2seq_stage(first, inputs, tmp_p
     assert s["prepare_pairs"] == {"Completed"} and s["train_chat_model"] == {"Completed"}
 
 
-# Bounded: after test_sentiment_flow.py (reproduced 2026-12-03, run alone after that file) the
-# cluster's worker processes are gone and the nested corpus flow waits for its tasks without
-# end; the cause is not found yet. A hang must end with every thread's stack, not hold CI for
-# its 90 minutes: the thread method, because the signal method never fired in that hang (the
-# main thread waits on a lock); it ends the whole session.
+# Bounded: a Dask worker that cannot unpickle a task closes, and the flow waits for workers
+# that never come (this hung after test_sentiment_flow.py, whose model loads left a model's code
+# folder, a partial korflow, on the sys.path the workers inherit: conftest's
+# sys_path_as_found). A hang must end with every thread's stack, not hold CI for its 90
+# minutes: the thread method, because the signal method never fires while the main thread
+# waits on a lock; it ends the whole session.
 @pytest.mark.timeout(600, method="thread")
 def test_the_task_runner_reaches_nested_flows_in_worker_processes(inputs):
     # The sentiment stage runs the corpus and FastText stages as its own subflows: on a real

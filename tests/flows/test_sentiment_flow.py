@@ -9,6 +9,7 @@ import torch
 from mlflow import MlflowClient
 
 from korflow.core.registry import register
+from korflow.serving.loading import load_pyfunc
 from tests.helpers import cli, sentiment_overrides
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -109,14 +110,14 @@ def test_the_lm_variant_reads_the_lm_stages_biLM_and_is_served_with_it(result):
     weights = f"{predictor_files(f'models:/{logged[0].model_id}')}/weights.pt"
     state = torch.load(weights, weights_only=True)
     assert torch.equal(predictor.model.bilm.forward_lm.embedding.weight, state["embedding.weight"])
-    out = mlflow.pyfunc.load_model(lm.model_uri).predict(pd.DataFrame({"document": ODD_INPUTS}))
+    out = load_pyfunc(lm.model_uri).predict(pd.DataFrame({"document": ODD_INPUTS}))
     assert len(out) == len(ODD_INPUTS) and out["probability"].between(0, 1).all()
 
 
 def test_pyfunc_round_trip_answers_any_input(result):
     from korflow.serving.sentiment_predictor import SentimentPredictor
 
-    model = mlflow.pyfunc.load_model(result.runs[0].model_uri)
+    model = load_pyfunc(result.runs[0].model_uri)
     out = model.predict(pd.DataFrame({"document": ODD_INPUTS}))
     assert list(out.columns) == ["label", "probability"] and len(out) == len(ODD_INPUTS)
     assert set(out["label"]) <= {0, 1} and out["probability"].between(0, 1).all()

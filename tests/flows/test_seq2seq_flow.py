@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from korflow.serving.loading import load_pyfunc
 from tests.helpers import FIXTURES, cli
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -149,7 +150,7 @@ def test_registered_with_champion_on_validation_chrf(result):
 
 
 def test_pyfunc_answers_any_question(result):
-    model = mlflow.pyfunc.load_model(result.runs[1].model_uri)
+    model = load_pyfunc(result.runs[1].model_uri)
     out = model.predict(pd.DataFrame({"question": ODD}))
     assert list(out.columns) == ["answer"] and len(out) == len(ODD)
     assert all(isinstance(a, str) and a for a in out["answer"])

@@ -24,6 +24,7 @@ import pytest
 
 from app.serve import free_port
 from korflow.core import tracking
+from korflow.serving.loading import load_pyfunc
 from tests.helpers import SERVED_CHAT, SERVED_SENTIMENT, stop_group
 
 # What the served model must not import: the orchestration, the CLI and the report code.
@@ -210,7 +211,7 @@ def test_the_sentiment_champion_installs_with_the_default_environment_manager(
     package index) builds a fresh environment, whose server answers as the model loaded here."""
     texts = ["정말 재밌어요", "시간 아까운 최악의 영화", ""]
     frame = pd.DataFrame({"document": texts})
-    here = mlflow.pyfunc.load_model(f"models:/{SERVED_SENTIMENT}@champion").predict(frame)
+    here = load_pyfunc(f"models:/{SERVED_SENTIMENT}@champion").predict(frame)
     answer = _serve_and_post(
         SERVED_SENTIMENT,
         {"dataframe_records": [{"document": t} for t in texts]},
