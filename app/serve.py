@@ -21,6 +21,7 @@ import requests
 import yaml
 
 from korflow.core import settings
+from korflow.core.imports import sys_path_kept
 
 PREFECT_YAML = settings.PROJECT_ROOT / "prefect.yaml"
 
@@ -39,7 +40,8 @@ def build(path: Path = PREFECT_YAML, names: list[str] | None = None) -> list:
         if names and spec["name"] not in names:
             continue
         file, func = spec["entrypoint"].split(":")
-        flow = load_flow_from_entrypoint(f"{settings.PROJECT_ROOT / file}:{func}")
+        with sys_path_kept():
+            flow = load_flow_from_entrypoint(f"{settings.PROJECT_ROOT / file}:{func}")
         out.append(
             flow.to_deployment(
                 name=spec["name"],

@@ -5,6 +5,9 @@ them; a logged model ships exactly them."""
 from __future__ import annotations
 
 import ast
+import contextlib
+import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -54,3 +57,18 @@ def code_files(module: str) -> tuple[Path, ...]:
         seen[name] = path
         todo += sorted(imports_of(name, path) - set(seen))
     return tuple(sorted(set(seen.values())))
+
+
+@contextlib.contextmanager
+def sys_path_kept() -> Iterator[None]:
+    """``sys.path`` put back as it was after the body. Loading a logged model (MLflow puts its
+    code folder first) or a flow from its file (Prefect puts the file's folder first) changes it
+    for good; this process has imported korflow already and never reads what was put there,
+    but the Python processes it starts later do: a Dask cluster's workers inherit ``sys.path``,
+    found a model's partial copy of korflow without the flows' modules, and the flow that sent
+    them tasks waited for ever."""
+    before = list(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = before

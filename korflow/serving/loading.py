@@ -9,8 +9,8 @@ import sys
 import mlflow
 
 from korflow.core import registry, tracking
+from korflow.core.imports import sys_path_kept
 from korflow.core.stages import SPEC
-from korflow.serving.pyfunc import sys_path_kept
 
 
 def load(uri: str | None, registered: str, trainer: str):
@@ -32,7 +32,8 @@ def load(uri: str | None, registered: str, trainer: str):
 
 
 def load_pyfunc(uri: str):
-    """``mlflow.pyfunc.load_model(uri)``, leaving ``sys.path`` as it was (``sys_path_kept``)."""
+    """``mlflow.pyfunc.load_model(uri)``, leaving ``sys.path`` as it was: MLflow puts the
+    model's code folder (its copy of the predictor modules, a partial korflow) first on it."""
     with sys_path_kept():
         return mlflow.pyfunc.load_model(uri)
 

@@ -6,12 +6,10 @@ with."""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 
 from korean.morphemes import JAVA_BACKENDS
-from korflow.core.imports import ROOT, code_files
+from korflow.core.imports import ROOT, code_files, sys_path_kept
 from korflow.core.packages import JVM, SERVED
 from korflow.serving import model_folder
 
@@ -77,20 +75,6 @@ def log_pyfunc(
             input_example=inputs,
             pip_requirements=requirements(java),
         )
-
-
-@contextlib.contextmanager
-def sys_path_kept() -> Iterator[None]:
-    """Loading a korflow model puts its code folder (its copy of the predictor modules: a
-    partial korflow) first on ``sys.path`` for good. A process that has imported korflow never
-    reads that copy, but the Python processes it starts do: a Dask cluster's worker processes
-    inherit ``sys.path``, found a korflow without the flows' modules, and the flow that sent
-    them tasks waited for ever. Around a load, this puts ``sys.path`` back as it was."""
-    before = list(sys.path)
-    try:
-        yield
-    finally:
-        sys.path[:] = before
 
 
 def log_model_folder(

@@ -161,7 +161,10 @@ def test_report_in_mlflow_and_prefect(first):
             "POST",
             "/artifacts/filter",
             json={
-                "artifacts": {"key": {"any_": ["korflow-pipeline-quick"]}},
+                "artifacts": {
+                    "key": {"any_": ["korflow-pipeline-quick"]},
+                    "flow_run_id": {"any_": [first.flow_run_id]},
+                },
                 "offset": 0,
                 "limit": 50,
                 "sort": "CREATED_DESC",

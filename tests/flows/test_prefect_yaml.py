@@ -31,7 +31,7 @@ def test_deployment_resolves(deployment):
     params = deployment.get("parameters", {})
     flow.validate_parameters(params)  # raises on unknown or ill-typed parameters
     stage = path.removeprefix("flows/").removesuffix(".py")
-    getattr(resolve, f"{stage}_config")(params["profile"], params.get("overrides"))
+    resolve.stage_config(stage, params["profile"], params.get("overrides"))
     from prefect.client.schemas.schedules import CronSchedule
 
     for schedule in deployment["schedules"]:

@@ -148,7 +148,12 @@ print("with:", list(out.columns))
 
 def test_a_model_registered_before_the_split_loads_in_the_cli(served_models, tmp_path):
     version, _ = served_models["sentiment"]
-    folder = Path(mlflow.artifacts.download_artifacts(f"models:/{SERVED_SENTIMENT}/{version}"))
+    # A copy: a local store hands out the registered model's own folder, which later tests load.
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            f"models:/{SERVED_SENTIMENT}/{version}", dst_path=str(tmp_path)
+        )
+    )
     mlmodel = folder / "MLmodel"
     today = "korflow.serving.sentiment_predictor:SentimentPyfunc"
     assert today in mlmodel.read_text(encoding="utf-8")
