@@ -96,6 +96,9 @@ def test_the_language_models_hold_out_the_classifiers_validation_reviews():
         stage_config("sentiment", "quick", split),
     ):
         assert (cfg.lm.val_fraction, cfg.lm.split_seed) == (0.2, 7)
+    # A copy that repeats it is the same settings (a record's sentiment.lm).
+    repeated = pipeline_config("quick", {"sentiment": {**split, "lm": split}})
+    assert repeated == pipeline_config("quick", {"sentiment": split})
     assert stage_config("lm", "quick").val_fraction == 0.1
     with pytest.raises(ConfigError, match="must be the sentiment stage's"):
         stage_config("sentiment", "quick", {"lm": {"split_seed": 1}})

@@ -32,13 +32,6 @@ def stage_config(stage: str, profile: str, overrides: dict[str, Any] | None = No
     ``overrides``: the stage's own settings and, by name, those of each stage it reads
     (``{"train": {...}, "corpus": {...}}``; a pipeline's: every stage's)."""
     given = _sections(stage, profile, overrides)
-    for reader in list(given):  # what a stage asks of the stages it reads, unless they are told
-        model = settings_model(reader)
-        for upstream, defaults in model.upstream_defaults(
-            _merged(model, profile, given[reader])
-        ).items():
-            if upstream in given:
-                given[upstream] = {**defaults, **given[upstream]}
     resolved: dict[str, StageSettings] = {}
     for name in (*STAGES, "pipeline"):  # the DAG's order: each stage after those it reads
         if name in given:
@@ -88,10 +81,17 @@ def _merged(model: type[StageSettings], profile: str, overrides: dict[str, Any] 
 
 
 def _sections(stage: str, profile: str, overrides: dict[str, Any] | None) -> dict[str, dict]:
-    """``overrides`` split into the stage's own and, by name, each upstream stage's."""
+    """``overrides`` split into the stage's own and, by name, each upstream stage's, with the
+    defaults the stages that read an upstream give it, and each given once."""
     given = {stage: dict(overrides or {})}
     for upstream in settings_model(stage).reads():
         given[upstream] = dict(given[stage].pop(upstream, None) or {})
+    for reader in list(given):  # what a stage asks of the stages it reads, unless they are told
+        model = settings_model(reader)
+        asked = model.upstream_defaults(_merged(model, profile, given[reader]))
+        for upstream, defaults in asked.items():
+            if upstream in given:
+                given[upstream] = {**defaults, **given[upstream]}
     for name in list(given):
         _drop_copies(given, profile, name, given[name], where=name)
     return given
