@@ -33,14 +33,18 @@ def korflow_home(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def sys_path_as_found():
-    """Each test leaves ``sys.path`` as it found it: the processes started by later tests (a
-    Dask cluster's workers) inherit it. A korflow model loaded with MLflow's own call leaves its
-    code folder, a partial korflow, first on it (``korflow.serving.loading.load_pyfunc`` does
-    not), and the Dask test after the sentiment flow's tests hung on workers that could not
+    """Each test leaves ``sys.path`` as it found it, but for what an import appends (setuptools
+    adds its vendored packages when distutils is first imported): the processes started by later
+    tests (a Dask cluster's workers) inherit it. A korflow model loaded with MLflow's own call
+    puts its code folder, a partial korflow, first on it (``korflow.serving.loading.load_pyfunc``
+    does not), and the Dask test after the sentiment flow's tests hung on workers that could not
     import the flows."""
     before = list(sys.path)
     yield
-    assert sys.path == before, f"the test changed sys.path: {sorted(set(sys.path) ^ set(before))}"
+    assert sys.path[: len(before)] == before, (
+        f"the test put {[p for p in sys.path if p not in before]} before the paths it found on "
+        f"sys.path, or took {[p for p in before if p not in sys.path]} off"
+    )
 
 
 @pytest.fixture(scope="session")
