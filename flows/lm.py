@@ -27,6 +27,7 @@ from flows.trained_variant import ServedModel, log_trained_variant
 from korflow.core import settings
 from korflow.core.config.lm import LMStageConfig
 from korflow.core.config.resolve import flow_settings
+from korflow.core.cpu import side_by_side
 from korflow.core.datasets import Shard
 from korflow.core.stages import SPEC
 from korflow.serving.lm_predictor import LMPredictor, LMPyfunc
@@ -84,9 +85,16 @@ def lm_flow(
             own.max_vocab,
             cfg.shuffle_seed,
         )
-        for direction in own.directions:
+
+        def direction_run(direction: str, unit=unit, data=data) -> tuple[LMRun, list[dict]]:
             baseline = ngram_baseline(data, cfg.ngram_order, direction == "backward")
-            run, texts = _train_direction(cfg, unit, direction, data, baseline, corpus, mirror)
+            return _train_direction(cfg, unit, direction, data, baseline, corpus, mirror)
+
+        if own.side_by_side and len(own.directions) > 1:
+            done = side_by_side(f"lm {unit}", direction_run, own.directions, logger.info)
+        else:
+            done = [direction_run(direction) for direction in own.directions]
+        for run, texts in done:
             runs.append(run)
             if texts:
                 samples[unit] = texts

@@ -63,11 +63,13 @@ def adaptive_cutoffs(vocab_size: int, plain_below: int = 8_000) -> tuple[int, ..
     return tuple(c for c in (2_000, 10_000) if c < vocab_size - 1)
 
 
-def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+def locked_dropout(
+    x: torch.Tensor, p: float, training: bool, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """One dropout mask per sequence, the same at every time step (x: [B, T, H])."""
     if not training or p == 0:
         return x
-    mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - p) / (1 - p)
+    mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - p, generator=generator) / (1 - p)
     return x * mask
 
 
@@ -76,6 +78,9 @@ class LanguageModel(nn.Module):
         """``head=False``: embeddings and LSTM layers only, what a task model reads."""
         super().__init__()
         self.config = config
+        # Where its dropout masks are drawn from (None: torch's global RNG). A training sets
+        # its own, so that two trainings at once in one process each draw what they would alone.
+        self.generator: torch.Generator | None = None
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
         sizes = [config.embed_dim] + [config.hidden_size] * config.num_layers
         # One LSTM per layer: the layer mix reads every layer's states.
@@ -95,7 +100,8 @@ class LanguageModel(nn.Module):
         weight = self.embedding.weight
         p = self.config.embed_dropout
         if self.training and p > 0:  # drop whole word types (the same in the whole batch)
-            keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - p) / (1 - p)
+            keep = weight.new_empty(weight.size(0), 1).bernoulli_(1 - p, generator=self.generator)
+            keep = keep / (1 - p)
             weight = weight * keep
         return nn.functional.embedding(ids, weight, padding_idx=0)
 
@@ -104,20 +110,24 @@ class LanguageModel(nn.Module):
     ) -> tuple[list[torch.Tensor], State]:
         """ids [B, T] -> every layer's outputs (each [B, T, H], before the output dropout)
         and the state after the last step."""
-        x = locked_dropout(self._embed(ids), self.config.input_dropout, self.training)
+        x = locked_dropout(
+            self._embed(ids), self.config.input_dropout, self.training, self.generator
+        )
         outputs, new_state = [], []
         for i, rnn in enumerate(self.rnns):
             x, hc = rnn(x, state[i] if state is not None else None)
             outputs.append(x)
             new_state.append(hc)
             if i < len(self.rnns) - 1:
-                x = locked_dropout(x, self.config.dropout, self.training)
+                x = locked_dropout(x, self.config.dropout, self.training, self.generator)
         return outputs, new_state
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """ids [B, T] -> the top layer's features [B, T, H] (dropped out in training)."""
         outputs, state = self.layers(ids, state)
-        return locked_dropout(outputs[-1], self.config.dropout, self.training), state
+        return locked_dropout(
+            outputs[-1], self.config.dropout, self.training, self.generator
+        ), state
 
     def loss(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood of ``targets`` [B, T] (padding 0 ignored)."""

@@ -22,7 +22,7 @@ from torch import nn
 from .checkpoint import resume, save
 from .checks import check_ranges
 from .lm import LanguageModel
-from .train import NonFiniteLoss, TrainResult, pick_device, seed_everything
+from .train import GLOBAL_RNG, NonFiniteLoss, TrainResult, pick_device
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,9 @@ def train_lm(
     use_amp = config.amp and device.type == "cuda"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    seed_everything(config.seed)
+    # The dropout masks' own generator (the draws of the global RNG seeded alike, which they
+    # came from before): another training at once in the process (side by side) has its own.
+    generator = torch.Generator(device=device).manual_seed(config.seed)
     model.to(device)
     data = batchify(stream, config.batch_size).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -152,11 +154,18 @@ def train_lm(
 
     checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
     trained = (model, optimizer, scheduler, scaler)  # what a checkpoint restores
-    state = resume(checkpoint, device, *trained, config=asdict(config))
+    with GLOBAL_RNG:  # it sets the global RNG states
+        state = resume(checkpoint, device, *trained, config=asdict(config))
     if state:
         result = TrainResult(state["history"], state["best_epoch"], state["best_score"])
         best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
         tokens_seen = int(result.history[-1]["tokens_seen"]) if result.history else 0
+        # A checkpoint from before the generator: the masks were drawn from the global RNG,
+        # which resume() has just set back.
+        cuda = device.type == "cuda"
+        drawn = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
+        generator.set_state(state.get("generator", drawn))
+    model.generator = generator
 
     rounds = config.epochs * config.rounds_per_epoch
     for epoch in range(start, rounds):  # a round: part of an epoch (all of it by default)
@@ -217,9 +226,11 @@ def train_lm(
                 best_score=result.best_score,
                 best_state=best_state,
                 stale=stale,
+                generator=generator.get_state(),
             )
         if on_epoch:
             on_epoch(log)
+    model.generator = None
     if best_state is not None:
         model.load_state_dict(best_state)
     return result

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -82,6 +83,12 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+# Held while a training seeds or sets torch's global RNG and draws from it (its initial
+# weights): two trainings side by side in one process (the LM stage's directions) must not
+# interleave there.
+GLOBAL_RNG = threading.Lock()
 
 
 def seed_everything(seed: int) -> None:

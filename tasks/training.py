@@ -19,7 +19,7 @@ from korflow.core.cpu import cpu_turn
 from korflow.core.epoch_log import LiveEpochs
 from korflow.core.gpu import gpu_slot
 from models.data import save_atomic
-from models.train import TrainConfig, TrainResult, pick_device
+from models.train import GLOBAL_RNG, TrainConfig, TrainResult, pick_device
 
 from .checkpoints import checkpoint_dir, finished
 
@@ -104,10 +104,12 @@ def train_and_test(
         cpu_turn(job, logger.info, exclusive=on_cpu) as threads,
     ):
         logger.info("%s: training on %d thread(s)", name, threads)
-        # Seeded and built inside the turn: no other training draws from torch's global RNG
+        # Seeded and built inside the turn, and under the lock that a training beside it in
+        # this process (a shared turn) takes: nothing else draws from torch's global RNG
         # between the seed and the initial weights.
-        torch.manual_seed(train_cfg.seed)
-        model = build()
+        with GLOBAL_RNG:
+            torch.manual_seed(train_cfg.seed)
+            model = build()
         result = fit(model, checkpoint_dir(run_dir), report)
         finished(run_dir)
         tested = test(model, result)

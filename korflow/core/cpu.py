@@ -7,6 +7,11 @@ slow each other 10-30x: an epoch that takes 20 s alone took 180-730 s beside ano
 ``flock`` on a file in the temp folder (one a user), so it holds across the threads of a
 pipeline, Dask worker processes and separate korflow commands on one machine alike.
 
+Jobs that gain little from a second thread (a language model's small matrices) share one turn
+instead, each on its part of the threads, in threads of one process (``shared_turn``): two
+LSTM language models side by side on 2 cores trained 1.81x the tokens a second of one after
+the other on both (BENCHMARKS.md).
+
 ``KORFLOW_THREADS`` sets the budget (default: the cores this process may use);
 ``KORFLOW_CPU_EXCLUSIVE=0`` lets heavy jobs overlap (a big machine, or one that runs other
 work anyway). Jobs on a GPU do not take a turn.
@@ -15,14 +20,19 @@ work anyway). Jobs on a GPU do not take a turn.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from korflow.core.datasets import file_lock
+
+T, R = TypeVar("T"), TypeVar("R")
 
 
 def threads() -> int:
@@ -44,6 +54,10 @@ def lock_path() -> Path:
 def cpu_turn(job: str, log: Callable[[str], None] = print, exclusive: bool = True) -> Iterator[int]:
     """Run the body as the machine's one heavy CPU job, with torch (if loaded) on the whole
     thread budget; yields that budget. Waits, saying so, while another job has the turn."""
+    shared = _SHARE.get()
+    if shared is not None:  # a job of a shared turn: that turn is held, torch set for it
+        yield shared
+        return
     budget = threads()
     with contextlib.ExitStack() as stack:
         if exclusive and os.environ.get("KORFLOW_CPU_EXCLUSIVE", "1") != "0":
@@ -51,6 +65,40 @@ def cpu_turn(job: str, log: Callable[[str], None] = print, exclusive: bool = Tru
         if "torch" in sys.modules:  # set after the turn: the setting is process-wide
             sys.modules["torch"].set_num_threads(budget)
         yield budget
+
+
+# The threads each job of the shared turn this context runs in has (None: not in one).
+_SHARE: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "korflow_cpu_share", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_turn(job: str, jobs: int, log: Callable[[str], None] = print) -> Iterator[int]:
+    """One turn for ``jobs`` jobs that run at once in threads of this process (started with a
+    copy of this context: ``contextvars.copy_context``), each on ``threads() // jobs`` threads
+    (at least one); yields that share. A ``cpu_turn`` inside one of them takes no turn of its
+    own and yields the share."""
+    with cpu_turn(job, log) as budget:
+        share = max(1, budget // jobs)
+        if "torch" in sys.modules:  # process-wide: every job of the turn runs on its share
+            sys.modules["torch"].set_num_threads(share)
+        token = _SHARE.set(share)
+        try:
+            yield share
+        finally:
+            _SHARE.reset(token)
+
+
+def side_by_side(
+    job: str, work: Callable[[T], R], items: Sequence[T], log: Callable[[str], None] = print
+) -> list[R]:
+    """``work(item)`` for every item at once, each in a thread of its own within one
+    ``shared_turn``; their results in order. All run to their end; then the first error (in
+    the items' order) is raised."""
+    with shared_turn(job, len(items), log), ThreadPoolExecutor(len(items)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, work, item) for item in items]
+        return [future.result() for future in futures]
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -220,6 +221,12 @@ def split_counts(values: Mapping[str, Any]) -> tuple[dict[str, float], dict[str,
     return {k: v for k, v in values.items() if k not in counts}, counts
 
 
+# MLflow's SQL store looks a dataset up, then inserts it when missing: two runs of this process
+# logging the same dataset at once (the LM directions side by side) both insert, and one fails
+# on the table's unique key.
+_LOGGING_INPUTS = threading.Lock()
+
+
 def log_input_file(
     name: str, source: str, sha256: str, context: str, rows: int | None = None
 ) -> None:
@@ -230,7 +237,8 @@ def log_input_file(
         else LocalArtifactDatasetSource(str(source))
     )
     dataset = MetaDataset(where, name=name, digest=sha256[:32])
-    mlflow.log_input(dataset, context=context)
+    with _LOGGING_INPUTS:
+        mlflow.log_input(dataset, context=context)
     mlflow.log_param(f"input.{name}.sha256", sha256)
     if rows is not None:
         log_counts({f"input.{name}.rows": rows})

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 import torch
@@ -140,3 +141,64 @@ def test_without_the_limit_a_gpu_training_does_not_wait(monkeypatch):
     assert asked == "seq2seq dot: asking for the GPU slot (korflow-gpu)"
     assert re.fullmatch(r"seq2seq dot: got the GPU slot after [0-5] s", got), got
     assert back == "seq2seq dot: gives the GPU slot back"
+
+
+def _language_model(backward: bool):
+    """A tiny LM with every dropout on, built as a training task builds it."""
+    from models.lm import LanguageModel, LMConfig
+    from models.train import GLOBAL_RNG
+
+    with GLOBAL_RNG:
+        torch.manual_seed(0)
+        cfg = LMConfig(12, embed_dim=8, hidden_size=16, dropout=0.3, embed_dropout=0.2)
+        return LanguageModel(replace(cfg, backward=backward))
+
+
+def _train(backward: bool) -> tuple[dict, float, float]:
+    from models.lm_train import LMTrainConfig, train_lm
+
+    model, started = _language_model(backward), time.monotonic()
+    stream = torch.arange(4, 12).repeat(300)
+    cfg = LMTrainConfig(epochs=2, batch_size=4, bptt=8, lr=1e-2, seed=0)
+    train_lm(model, stream.flip(0) if backward else stream, {"a": stream[:200]}, cfg)
+    return model.state_dict(), started, time.monotonic()
+
+
+def test_jobs_side_by_side_share_one_turn_and_draw_what_they_would_alone(lock, monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("KORFLOW_THREADS", "2")
+    try:
+        torch.set_num_threads(1)
+        alone = [_train(backward)[0] for backward in (False, True)]
+        with cpu.turns_taken() as turns:
+            together = cpu.side_by_side("lm", _train, [False, True], pytest.fail)
+    finally:
+        torch.set_num_threads(before)
+    # One turn for both, each on its half of the budget, the two at once.
+    assert [job for job, _, _ in turns] == ["lm"]
+    (_, start_a, end_a), (_, start_b, end_b) = together
+    assert start_a < end_b and start_b < end_a
+    # Their initial weights and dropout masks drawn as alone: the same weights, bit for bit.
+    for weights, (shared, _, _) in zip(alone, together, strict=True):
+        for key, value in weights.items():
+            assert torch.equal(value, shared[key]), key
+    assert not torch.equal(alone[0]["embedding.weight"], alone[1]["embedding.weight"])
+
+
+def test_a_failed_job_side_by_side_lets_the_other_finish_then_raises(lock):
+    ended = []
+
+    def work(name: str) -> str:
+        with cpu.cpu_turn(name, pytest.fail) as share:  # no turn of its own inside
+            if name == "bad":
+                raise RuntimeError("bad input")
+            time.sleep(0.2)
+            ended.append(name)
+            return f"{name} on {share}"
+
+    with pytest.raises(RuntimeError, match="bad input"):
+        cpu.side_by_side("pair", work, ["bad", "good"], print)
+    assert ended == ["good"]
+    assert cpu.side_by_side("pair", work, ["a", "b"], print) == [
+        f"{n} on {max(1, cpu.threads() // 2)}" for n in "ab"
+    ]

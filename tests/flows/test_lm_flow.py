@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from korflow.core import cpu
 from korflow.serving.loading import load_pyfunc
 from tests.helpers import cli, corpus_overrides, lm_overrides, states
 
@@ -20,8 +21,22 @@ def run(inputs):
 
 
 @pytest.fixture(scope="module")
-def result(inputs):
-    return run(inputs)
+def trained(inputs):
+    with cpu.turns_taken() as turns:
+        return run(inputs), turns
+
+
+@pytest.fixture(scope="module")
+def result(trained):
+    return trained[0]
+
+
+def test_the_morpheme_directions_train_side_by_side_in_one_turn(trained):
+    # The quick profile's morpheme models share a turn (each on half the threads); the
+    # syllable model, forward only, takes one of its own.
+    jobs = [job for job, _, _ in trained[1]]
+    assert "lm morpheme" in jobs and "lm syllable-forward" in jobs
+    assert not [job for job in jobs if job.startswith(("lm morpheme-", "lm morpheme n-gram"))]
 
 
 def test_one_tagged_run_per_unit_and_direction_with_its_perplexities(result):

@@ -19,6 +19,10 @@ class LMUnitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     directions: list[Literal["forward", "backward"]] = ["forward", "backward"]
+    # Train the directions at once, each on its share of the threads (cpu.side_by_side): on
+    # 2 cores, 1.81x the tokens a second of one after the other on both (BENCHMARKS.md). Its
+    # masks and initial weights are drawn as alone; the thread count sets the sums' order.
+    side_by_side: bool = False
     # Training units: every NSMC training review, then Wikipedia articles up to this many
     # (None = all): on a CPU, what the measured tokens/s allows in the stage's time.
     max_train_units: int | None = Field(None, gt=0)
@@ -44,6 +48,9 @@ _TINY = {
 }
 
 
+_ONE_PASS = {"dropout": 0.0, "input_dropout": 0.0, "embed_dropout": 0.0}
+
+
 class LMStageConfig(StageSettings):
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     units: list[Literal[LM_UNITS]] = list(LM_UNITS)
@@ -57,20 +64,23 @@ class LMStageConfig(StageSettings):
     ngram_order: int = Field(3, ge=1, le=6)  # the Kneser-Ney baseline
     # morphemes: what the sentiment model reads (ELMo's biLM); syllables with the word
     # boundary: the chatbot's units, and the readable text of korflow generate.
-    # Full: one pass over 4M units each, scored four times: what about 10 minutes a model allows
-    # on 2 cores (BENCHMARKS.md, "Language models"); batches of 32 x 32 units learned more per
-    # second than 16 x 32 or 64 x 64. On a GPU, max_train_units=null reads the whole corpus.
+    # Full: one pass, scored four times, over what about 30 minutes a model allows on 2 cores
+    # (BENCHMARKS.md, "The language models side by side"): the morpheme directions side by
+    # side, each on one thread, over 4M units each in batches of 8 x 32 units, which learned
+    # more a unit than 16 x 32 or 32 x 32 there; no dropout, as a single pass never shows a
+    # unit twice. On a GPU, max_train_units=null reads the whole corpus.
     morpheme: LMUnitConfig = LMUnitConfig(
+        side_by_side=True,
         max_train_units=4_000_000,
-        model=LMConfig(embed_dim=256, hidden_size=256),
-        train=LMTrainConfig(epochs=1, rounds_per_epoch=4, batch_size=32, bptt=32, lr=3e-3),
+        model=LMConfig(embed_dim=256, hidden_size=256, **_ONE_PASS),
+        train=LMTrainConfig(epochs=1, rounds_per_epoch=4, batch_size=8, bptt=32, lr=3e-3),
     )
     syllable: LMUnitConfig = LMUnitConfig(
         directions=["forward"],
         max_train_units=4_000_000,
         max_vocab=None,
-        model=LMConfig(embed_dim=128, hidden_size=384),
-        train=LMTrainConfig(epochs=1, rounds_per_epoch=4, batch_size=32, bptt=32, lr=3e-3),
+        model=LMConfig(embed_dim=128, hidden_size=384, **_ONE_PASS),
+        train=LMTrainConfig(epochs=1, rounds_per_epoch=4, batch_size=16, bptt=32, lr=3e-3),
     )
     register_model: bool = True  # forward models: korflow-lm (syllable), korflow-lm-morpheme
 
@@ -78,7 +88,7 @@ class LMStageConfig(StageSettings):
         "quick": {
             "heldout_units": 20_000,
             "wiki_heldout": 0.05,
-            "morpheme": _TINY,
+            "morpheme": {**_TINY, "side_by_side": True},
             "syllable": _TINY,
         },
         "full": {},

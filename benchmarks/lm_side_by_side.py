@@ -1,0 +1,102 @@
+"""Two language models trained side by side, each on its share of the threads, against one
+after the other on all of them: the stage's loop (``train_lm``) on the full profile's morpheme
+model (no dropout; batches of ``--batch`` x 32 units), with torch alone.
+
+    python benchmarks/lm_side_by_side.py [--data DIR] [--windows 120] [--batch 8] [--repeat 2]
+
+Each job runs in a fresh process, the layouts alternating: ``alone`` (one model on every
+thread; the stage today trains its directions this way, one after the other), ``pair`` (two
+models at once, in two Python threads, each on threads/2). Prints a JSON line a job: tokens
+trained a second over all models. ``--data``: an LM stage data folder (its ``train.pt``),
+else a Zipf-distributed synthetic stream over 50,000 ids. Run it alone on the machine: a
+second CPU-heavy process slows both 10-30x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import run_jobs  # noqa: E402
+from models.lm import LanguageModel, LMConfig, adaptive_cutoffs  # noqa: E402
+from models.lm_train import LMTrainConfig, train_lm  # noqa: E402
+
+VOCAB = 50_000
+NO_DROPOUT = {"dropout": 0.0, "input_dropout": 0.0, "embed_dropout": 0.0}  # the full profile
+
+
+def stream(data: Path | None, units: int) -> torch.Tensor:
+    if data is not None:
+        return torch.load(data / "train.pt", weights_only=True)["stream"][:units]
+    ranks = torch.arange(1, VOCAB + 1, dtype=torch.float64)
+    draw = torch.Generator().manual_seed(0)
+    return torch.multinomial(1 / ranks, units, replacement=True, generator=draw) + 1
+
+
+def job(layout: str, data: Path | None, windows: int, threads: int, batch: int) -> dict:
+    models = 2 if layout == "pair" else 1
+    torch.set_num_threads(max(1, threads // models))
+    train_cfg = LMTrainConfig(epochs=1, batch_size=batch, bptt=32, lr=3e-3)
+    ids = stream(data, windows * batch * 32 + 1)
+    vocab = int(ids.max()) + 1
+    cfg = LMConfig(
+        vocab, embed_dim=256, hidden_size=256, cutoffs=adaptive_cutoffs(vocab), **NO_DROPOUT
+    )
+    heldout = {"held": ids[:2_000]}
+
+    def train(backward: bool) -> None:
+        torch.manual_seed(1)
+        model = LanguageModel(cfg)
+        train_lm(model, ids.flip(0) if backward else ids, heldout, train_cfg)
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=train, args=(i == 1,)) for i in range(models)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    seconds = time.perf_counter() - started
+    tokens = models * windows * batch * 32
+    return {
+        "layout": layout,
+        "models": models,
+        "threads_each": torch.get_num_threads(),
+        "seconds": round(seconds, 1),
+        "tokens_per_s": round(tokens / seconds),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="an LM stage data folder")
+    parser.add_argument("--windows", type=int, default=120, help="windows a model trains on")
+    parser.add_argument("--batch", type=int, default=8, help="columns a window (x 32 units)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--job", default=None, help=argparse.SUPPRESS)
+    a = parser.parse_args()
+    if a.job:
+        print(json.dumps(job(a.job, a.data, a.windows, a.threads, a.batch)))
+        return
+    common = ["--windows", str(a.windows), "--threads", str(a.threads), "--batch", str(a.batch)]
+    common += ["--data", str(a.data)] if a.data else []
+    jobs = [["--job", layout, *common] for _ in range(a.repeat) for layout in ("alone", "pair")]
+    rows = run_jobs(__file__, jobs)
+    for layout in ("alone", "pair"):
+        rates = [r["tokens_per_s"] for r in rows if r["layout"] == layout]
+        print(f"{layout}: {rates} tokens/s")
+    alone = [r["tokens_per_s"] for r in rows if r["layout"] == "alone"]
+    pair = [r["tokens_per_s"] for r in rows if r["layout"] == "pair"]
+    print(f"pair / alone: {sum(pair) / sum(alone):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
