@@ -144,8 +144,10 @@ def test_heavy_jobs_take_turns_on_the_cpu(first):
     # training has the cores alone.
     turns = sorted(CPU_TURNS, key=lambda turn: turn[1])
     kinds = sorted(job.split()[0] for job, _, _ in turns)
-    # The language models: two units' streams, three n-gram baselines and three trainings.
-    assert kinds == ["FastText"] * 6 + ["lm"] * 8 + ["sentiment"] * 4 + ["seq2seq"]
+    # The language models: two units' streams, one turn that the morpheme pair shares (both
+    # n-gram baselines and trainings inside it), the syllable n-gram baseline and training.
+    assert kinds == ["FastText"] * 6 + ["lm"] * 5 + ["sentiment"] * 4 + ["seq2seq"]
+    assert "lm morpheme" in [job for job, _, _ in turns]
     for (_, _, end), (_, start, _) in zip(turns, turns[1:], strict=False):
         assert end <= start
 
