@@ -5,7 +5,7 @@ model (no dropout; batches of ``--batch`` x 32 units), with torch alone.
     python benchmarks/lm_side_by_side.py [--data DIR] [--windows 120] [--batch 8] [--repeat 2]
 
 Each job runs in a fresh process, the layouts alternating: ``alone`` (one model on every
-thread; the stage today trains its directions this way, one after the other), ``pair`` (two
+thread; how the stage trained its directions before ``side_by_side``), ``pair`` (two
 models at once, in two Python threads, each on threads/2). Prints a JSON line a job: tokens
 trained a second over all models. ``--data``: an LM stage data folder (its ``train.pt``),
 else a Zipf-distributed synthetic stream over 50,000 ids. Run it alone on the machine: a
@@ -90,12 +90,12 @@ def main() -> None:
     common += ["--data", str(a.data)] if a.data else []
     jobs = [["--job", layout, *common] for _ in range(a.repeat) for layout in ("alone", "pair")]
     rows = run_jobs(__file__, jobs)
-    for layout in ("alone", "pair"):
-        rates = [r["tokens_per_s"] for r in rows if r["layout"] == layout]
-        print(f"{layout}: {rates} tokens/s")
-    alone = [r["tokens_per_s"] for r in rows if r["layout"] == "alone"]
-    pair = [r["tokens_per_s"] for r in rows if r["layout"] == "pair"]
-    print(f"pair / alone: {sum(pair) / sum(alone):.2f}x")
+    rates = {
+        lay: [r["tokens_per_s"] for r in rows if r["layout"] == lay] for lay in ("alone", "pair")
+    }
+    for layout, found in rates.items():
+        print(f"{layout}: {found} tokens/s")
+    print(f"pair / alone: {sum(rates['pair']) / sum(rates['alone']):.2f}x")
 
 
 if __name__ == "__main__":

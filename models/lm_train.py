@@ -154,16 +154,16 @@ def train_lm(
 
     checkpoint = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
     trained = (model, optimizer, scheduler, scaler)  # what a checkpoint restores
-    with GLOBAL_RNG:  # it sets the global RNG states
+    with GLOBAL_RNG:  # it sets the global RNG states, read back here for an old checkpoint
         state = resume(checkpoint, device, *trained, config=asdict(config))
+        cuda = device.type == "cuda"
+        drawn = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
     if state:
         result = TrainResult(state["history"], state["best_epoch"], state["best_score"])
         best_state, stale, start = state["best_state"], state["stale"], state["epoch"]
         tokens_seen = int(result.history[-1]["tokens_seen"]) if result.history else 0
         # A checkpoint from before the generator: the masks were drawn from the global RNG,
-        # which resume() has just set back.
-        cuda = device.type == "cuda"
-        drawn = torch.cuda.get_rng_state(device) if cuda else torch.get_rng_state()
+        # which resume() set back (``drawn``).
         generator.set_state(state.get("generator", drawn))
     model.generator = generator
 
