@@ -13,6 +13,7 @@ the RNN runs dense, several times faster than on padded random batches (BENCHMAR
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import threading
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 import torch
 from torch import nn
@@ -31,6 +32,8 @@ from .batching import LengthBatchSampler
 from .checkpoint import resume, save
 from .checks import check_ranges
 from .data import collate
+
+P, R = ParamSpec("P"), TypeVar("R")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -85,10 +88,23 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-# Held while a training seeds or sets torch's global RNG and draws from it (its initial
-# weights): two trainings side by side in one process (the LM stage's directions) must not
-# interleave there.
-GLOBAL_RNG = threading.Lock()
+# torch's global RNG has one user at a time in a process. ``fit`` holds this for its whole
+# loop (its dropout masks come from that RNG); seeding and building a model hold it, and so
+# does building one to serve (``korflow.serving``). A served model loaded in another thread
+# during a training (a pipeline's other branch) shifted or rewound its masks: a reproduced
+# pipeline's seq2seq differed. Reentrant: a holder may seed or build again inside.
+GLOBAL_RNG = threading.RLock()
+
+
+def holding_global_rng(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` run holding ``GLOBAL_RNG``."""
+
+    @functools.wraps(function)
+    def holding(*args: P.args, **kwargs: P.kwargs) -> R:
+        with GLOBAL_RNG:
+            return function(*args, **kwargs)
+
+    return holding
 
 
 def seed_everything(seed: int) -> None:
@@ -222,6 +238,7 @@ def train(
     return fit(model, train_data, config, step, validate, collate, checkpoint_dir, on_epoch)
 
 
+@holding_global_rng
 def fit(
     model: nn.Module,
     train_data: Dataset,

@@ -11,6 +11,7 @@ from korean.clean import CleanConfig, Cleaner
 from korean.morphemes import TokenizerConfig, get_tokenizer
 from korflow.serving import model_folder
 from models.data import Vocab
+from models.train import GLOBAL_RNG
 
 
 class TextPipeline:
@@ -21,11 +22,12 @@ class TextPipeline:
 
     def __init__(self, config: dict, vocab: Vocab, state: dict[str, torch.Tensor]) -> None:
         self.config, self.vocab = config, vocab
-        # Built with the random state put back after it, then given the trained weights:
-        # loading a model cannot shift a training that runs beside it. Not on the meta device:
-        # its initialisers go through torch._refs, which imports TorchDynamo (1.2 s of each
+        # Built with the random state put back after it, then given the trained weights, and
+        # never while a training in this process draws from that state (GLOBAL_RNG): loading
+        # a model shifts no training, before, beside or after it. Not on the meta device: its
+        # initialisers go through torch._refs, which imports TorchDynamo (1.2 s of each
         # `korflow predict`), where the CPU draws the few random weights in 0.05 s.
-        with torch.random.fork_rng(devices=[]):
+        with GLOBAL_RNG, torch.random.fork_rng(devices=[]):
             self.model = self.build({**config["model"], "vocab_size": len(vocab)})
         self.model.load_state_dict(state, assign=True)
         self.model.eval()

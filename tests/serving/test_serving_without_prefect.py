@@ -173,28 +173,34 @@ def test_a_model_registered_before_the_split_loads_in_the_cli(served_models, tmp
     assert "with: ['label', 'probability']" in out.stdout
 
 
-def test_loading_a_model_draws_no_random_numbers_and_keeps_its_weights(tmp_path):
-    """A predictor loaded beside a training must not shift its random stream, and answers
-    with the trained weights, not the ones its build drew."""
+def _sentiment_model() -> tuple[dict, object, dict]:
+    """A tiny sentiment model's settings, vocabulary and weights, as its folder holds them."""
     from dataclasses import asdict
-
-    import torch
 
     from korean.clean import CleanConfig
     from korean.morphemes import TokenizerConfig
-    from korflow.serving.sentiment_predictor import SentimentPredictor
     from models.classifier import ClassifierConfig, TextClassifier
     from models.data import Vocab
 
     vocab = Vocab(["영화", "재밌"])
     cfg = ClassifierConfig(vocab_size=len(vocab), embed_dim=8, hidden_size=4)
-    trained = TextClassifier(cfg).state_dict()
     config = {
         "clean": asdict(CleanConfig()),
         "tokenizer": asdict(TokenizerConfig()),
         "max_len": 10,
         "model": asdict(cfg),
     }
+    return config, vocab, TextClassifier(cfg).state_dict()
+
+
+def test_loading_a_model_draws_no_random_numbers_and_keeps_its_weights():
+    """A predictor loaded between two draws must not shift the random stream, and answers
+    with the trained weights, not the ones its build drew."""
+    import torch
+
+    from korflow.serving.sentiment_predictor import SentimentPredictor
+
+    config, vocab, trained = _sentiment_model()
     torch.manual_seed(7)
     expected = torch.rand(3)
     torch.manual_seed(7)
@@ -202,3 +208,50 @@ def test_loading_a_model_draws_no_random_numbers_and_keeps_its_weights(tmp_path)
     assert torch.equal(torch.rand(3), expected)
     for name, value in predictor.model.state_dict().items():
         assert torch.equal(value, trained[name]), name
+
+
+def test_models_loaded_during_a_training_wait_for_its_end_and_shift_nothing():
+    """A pipeline loads served models in one branch (MLflow checks the input example) while
+    another branch trains: a build there drew from, and put back, the random state that the
+    training's dropout masks come from, and a reproduced seq2seq came out different. A load
+    waits until the training ends; the training draws what it draws alone."""
+    import threading
+
+    import torch
+
+    from korflow.serving.sentiment_predictor import SentimentPredictor
+    from models.classifier import ClassifierConfig, TextClassifier
+    from models.train import TrainConfig, train
+    from tests.pure.test_models import _toy
+
+    parts, stop, loads, during = _sentiment_model(), threading.Event(), [], []
+
+    def load() -> None:  # as often as it can until told to stop
+        while not stop.is_set():
+            SentimentPredictor(*parts)
+            loads.append(1)
+
+    loader = threading.Thread(target=load)
+
+    def load_beside(log: dict) -> None:
+        if log["epoch"] == 1:
+            loader.start()
+            loader.join(0.5)
+            during.append(len(loads))
+
+    def trained(on_epoch) -> dict:
+        torch.manual_seed(0)
+        model = TextClassifier(ClassifierConfig(30, embed_dim=16, hidden_size=16, dropout=0.5))
+        cfg = TrainConfig(epochs=4, batch_size=8, lr=1e-2, schedule="constant")
+        train(model, _toy(64, 1), _toy(16, 2), cfg, on_epoch=on_epoch)
+        return model.state_dict()
+
+    alone = trained(None)
+    try:
+        beside = trained(load_beside)
+    finally:
+        stop.set()
+        loader.join()
+    assert during == [0] and loads, "a model was built while the training ran"
+    for name, value in alone.items():
+        assert torch.equal(value, beside[name]), name
