@@ -85,8 +85,9 @@ def as_logged(logged: Any) -> Any:
     to today's defaults: NSMC reviews were cleaned like Wikipedia before ``nsmc_clean``, the
     classifier had no n-gram bag before ``ngram_buckets`` and dropped no n-grams before
     ``ngram_dropout``, and training kept no moving average before ``ema`` and updated AdamW per
-    tensor before ``fused``; the lm variant read its biLM live before ``bilm_memo``; a unit's
-    language models trained one after the other before ``side_by_side``."""
+    tensor before ``fused``; the lm variant read its biLM live before ``bilm_memo`` and beside
+    random embeddings before ``lm_vectors``; a unit's language models trained one after the
+    other before ``side_by_side``."""
     if isinstance(logged, list):
         return [as_logged(v) for v in logged]
     if not isinstance(logged, dict):
@@ -99,6 +100,7 @@ def as_logged(logged: Any) -> Any:
         logged.setdefault("ngram_dropout", 0.0)
     if "embeddings" in logged and "max_len" in logged:  # a sentiment config
         logged.setdefault("bilm_memo", False)
+        logged.setdefault("lm_vectors", None)
     if "directions" in logged and "max_vocab" in logged:  # a language-model unit's config
         logged.setdefault("side_by_side", False)
     if "label_smoothing" in logged and "patience" in logged:  # a training config

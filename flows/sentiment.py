@@ -61,7 +61,11 @@ def sentiment_flow(
         cfg.split_seed,
         cfg.train_rows,
     )
-    wanted = [v for v in cfg.embeddings if v in ("syllable", "jamo")]
+    # The FastText vectors (a level) each variant's embeddings start from.
+    levels = {v: v for v in cfg.embeddings if v in ("syllable", "jamo")}
+    if "lm" in cfg.embeddings and cfg.lm_vectors:
+        levels["lm"] = cfg.lm_vectors
+    wanted = list(dict.fromkeys(levels.values()))
     fasttext = fasttext_models(cfg.embed, mirror, wanted, cfg.fasttext_models, upstream)
     bilm, lm_tags = None, {}
     if "lm" in cfg.embeddings:
@@ -126,8 +130,8 @@ def sentiment_flow(
 
     runs = []
     for variant in cfg.embeddings:  # one at a time: each training uses every core
-        ft = fasttext.get(variant)
-        matrix = embedding_matrix(data, ft.model_path, ft.model_sha256, variant) if ft else None
+        ft = fasttext.get(levels.get(variant))
+        matrix = embedding_matrix(data, ft.model_path, ft.model_sha256, ft.level) if ft else None
 
         lm = bilm if variant == "lm" else None
 

@@ -16,17 +16,22 @@ from tests.helpers import FIXTURES
 
 # Logged by the quick pipeline at 1932a7e, before settings held each upstream once; beside
 # each stage, what narrowed its run to one variant, and the settings added since as it ran them
-# (its morpheme language models one after the other).
+# (its morpheme language models one after the other, its lm variant beside random embeddings).
 ONE_AFTER_THE_OTHER = {"morpheme": {"side_by_side": False}}
 RECORDS = {
-    "pipeline": {"lm": ONE_AFTER_THE_OTHER},
+    "pipeline": {"lm": ONE_AFTER_THE_OTHER, "sentiment": {"lm_vectors": None}},
     "embed": {"levels": ["syllable"]},
     "lm": {
         "units": ["morpheme"],
         "morpheme": {"directions": ["forward"], "side_by_side": False},
         "register_model": False,
     },
-    "sentiment": {"embeddings": ["syllable"], "register_model": False, "lm": ONE_AFTER_THE_OTHER},
+    "sentiment": {
+        "embeddings": ["syllable"],
+        "register_model": False,
+        "lm": ONE_AFTER_THE_OTHER,
+        "lm_vectors": None,
+    },
     "seq2seq": {"register_model": False, "lm": ONE_AFTER_THE_OTHER},
 }
 

@@ -42,10 +42,11 @@ def test_one_run_per_variant_with_the_named_metrics_and_artifacts(result):
         assert r.data.tags["korflow.stage"] == "sentiment"
         assert r.data.tags["korflow.embedding"] == summary.embedding
         fasttext = r.data.tags["korflow.fasttext_run_id"]
-        if summary.embedding in ("random", "lm"):
+        if summary.embedding == "random":
             assert fasttext == "none"
-        else:
-            assert mlflow.get_run(fasttext).data.tags["korflow.level"] == summary.embedding
+        else:  # lm: its biLM beside the syllable vectors (lm_vectors)
+            level = {"lm": "syllable"}.get(summary.embedding, summary.embedding)
+            assert mlflow.get_run(fasttext).data.tags["korflow.level"] == level
         m = r.data.metrics
         for name in (
             "test_accuracy",
@@ -110,6 +111,13 @@ def test_the_lm_variant_reads_the_lm_stages_biLM_and_is_served_with_it(result):
     weights = f"{predictor_files(f'models:/{logged[0].model_id}')}/weights.pt"
     state = torch.load(weights, weights_only=True)
     assert torch.equal(predictor.model.bilm.forward_lm.embedding.weight, state["embedding.weight"])
+    # Its word embeddings started from the syllable FastText vectors, as the syllable variant's:
+    # the <unk> row (their mean), which no training review reaches, moved alike in both.
+    syllable = next(r for r in result.runs if r.embedding == "syllable")
+    tags = [mlflow.get_run(r.run_id).data.tags for r in (lm, syllable)]
+    assert tags[0]["korflow.fasttext_run_id"] == tags[1]["korflow.fasttext_run_id"]
+    theirs = SentimentPredictor.load(predictor_files(syllable.model_uri)).model.embedding.weight
+    assert torch.allclose(predictor.model.embedding.weight[1], theirs[1])
     out = load_pyfunc(lm.model_uri).predict(pd.DataFrame({"document": ODD_INPUTS}))
     assert len(out) == len(ODD_INPUTS) and out["probability"].between(0, 1).all()
 

@@ -18,9 +18,14 @@ from models.train import TrainConfig
 class SentimentConfig(StageSettings):
     corpus: CorpusConfig = CorpusConfig()  # the corpus stage this one reads
     embed: EmbedConfig = EmbedConfig()  # the FastText stage (syllable / jamo variants)
-    # lm: random embeddings with the LM stage's biLM beside them (ELMo).
+    # lm: word embeddings with the LM stage's biLM beside them (ELMo).
     embeddings: list[Literal[EMBEDDINGS]] = list(EMBEDDINGS)
     lm: LMStageConfig = LMStageConfig()  # the LM stage (the lm variant)
+    # The lm variant's word embeddings start from these FastText vectors (None: random), its
+    # biLM mix beside them, as ELMo joins its mix to pretrained word vectors (GloVe in Peters
+    # et al. 2018). Chosen on validation: at 1,000 labels the vectors add what FastText alone
+    # adds (BENCHMARKS.md, "ELMo beside the FastText vectors").
+    lm_vectors: Literal["syllable", "jamo"] | None = "syllable"
     # Use these gensim FastText model files ({"syllable": path, "jamo": path}) instead of
     # running the FastText stage.
     fasttext_models: dict[Literal["syllable", "jamo"], str] = {}
