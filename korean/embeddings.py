@@ -172,6 +172,18 @@ def train_fasttext(
     return model, TrainStats(len(model.wv), words, seconds, words * params.epochs / seconds)
 
 
+def save_fasttext(model, path: str | Path) -> None:
+    """Save a gensim model with what training made, not when or how fast: the file's sha256
+    keys the work downstream of it (a stage's embedding rows, its classifiers), so a model
+    trained again to the same vectors (one worker, one seed) must be the same bytes."""
+    model.lifecycle_events = model.wv.lifecycle_events = None  # dated events; None stops them
+    model.total_train_time = 0.0  # the seconds are the run's metric, not the model's
+    # gensim lists what it leaves out (derived, recomputed on load) in a set's order, which
+    # changes with each process's string hashing, after the arrays it stores apart: with every
+    # array apart (sep_limit 0), one such name is left to list.
+    model.save(str(path), sep_limit=0)
+
+
 class KoreanVectors:
     """Word vectors queried in ordinary Hangul at either level.
 

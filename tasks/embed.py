@@ -12,7 +12,13 @@ from gensim.models import FastText, KeyedVectors
 from gensim.models.fasttext import save_facebook_model
 from prefect import get_run_logger
 
-from korean.embeddings import FastTextParams, KoreanVectors, train_fasttext, write_corpus
+from korean.embeddings import (
+    FastTextParams,
+    KoreanVectors,
+    save_fasttext,
+    train_fasttext,
+    write_corpus,
+)
 from korean.evaluation import evaluate_analogy, evaluate_similarity, load_analogies, load_ws353
 from korflow.core import packages, settings
 from korflow.core.cpu import cpu_turn
@@ -81,7 +87,7 @@ def train_model(corpus: Shard, level: str, params: FastTextParams) -> Shard:
         "embed", "models", f"{level}-{digest_of(corpus.sha256, asdict(params))}"
     )
     with atomic_write(folder, folder=True) as staging:
-        model.save(str(staging / "fasttext.model"))
+        save_fasttext(model, staging / "fasttext.model")
     path = folder / "fasttext.model"
     logger.info(
         "%s model: %d words, %.0f words/s, %.1f s",

@@ -1,6 +1,9 @@
 """FastText at syllable and jamo level, and the evaluation code on a hand-made model."""
 
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -67,6 +70,33 @@ def test_train_and_query_in_hangul_including_unseen_forms(tmp_path, level):
     assert unseen.shape == (16,) and np.linalg.norm(unseen) > 0
     neighbours = vectors.most_similar("재밌었어요", topn=3)
     assert len(neighbours) == 3 and all(isinstance(w, str) for w, _ in neighbours)
+
+
+SAVE = """
+import sys
+from korean.embeddings import FastTextParams, save_fasttext, train_fasttext
+params = FastTextParams(vector_size=16, min_count=1, epochs=3, bucket=5000, workers=1)
+save_fasttext(train_fasttext(sys.argv[1], params)[0], sys.argv[2])
+"""
+
+
+def test_a_model_trained_again_saves_to_the_same_bytes(tmp_path):
+    # Its sha256 keys the cache downstream: a model trained again to the same vectors (one
+    # worker; a reproduced stage retrains it) must not retrain the classifiers that read it.
+    # Two processes, two string hash seeds: gensim's file once listed names in a set's order.
+    corpus = tmp_path / "syllable.txt"
+    with open(corpus, "w", encoding="utf-8") as out:
+        write_corpus(SENTENCES * 30, "syllable", out)
+    files = [tmp_path / str(seed) / "fasttext.model" for seed in (1, 2)]
+    for seed, file in zip((1, 2), files, strict=True):
+        file.parent.mkdir()
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        subprocess.run([sys.executable, "-c", SAVE, corpus, file], env=env, check=True)
+    assert files[0].read_bytes() == files[1].read_bytes()
+    model, _ = _train(tmp_path, "syllable")  # what the saved model gives is what training made
+    loaded = KoreanVectors.load(files[0], "syllable")
+    for word in ("영화", "재밌었어요"):
+        assert np.array_equal(loaded.vector(word), KoreanVectors(model.wv, "syllable").vector(word))
 
 
 def test_empty_corpus_and_empty_vocabulary_are_clear_errors(tmp_path):
