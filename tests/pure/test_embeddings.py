@@ -18,6 +18,7 @@ from korean.embeddings import (
 )
 from korean.evaluation import Analogy, evaluate_analogy, evaluate_similarity
 from korean.jamo_units import decompose
+from korflow.core.imports import ROOT
 
 SENTENCES = [
     ["영화", "가", "정말", "재밌", "었", "어요"],
@@ -72,11 +73,12 @@ def test_train_and_query_in_hangul_including_unseen_forms(tmp_path, level):
     assert len(neighbours) == 3 and all(isinstance(w, str) for w, _ in neighbours)
 
 
+# Trains as _train does, in a process of its own, and saves.
 SAVE = """
-import sys
-from korean.embeddings import FastTextParams, save_fasttext, train_fasttext
-params = FastTextParams(vector_size=16, min_count=1, epochs=3, bucket=5000, workers=1)
-save_fasttext(train_fasttext(sys.argv[1], params)[0], sys.argv[2])
+import pathlib, sys
+from korean.embeddings import save_fasttext
+from tests.pure.test_embeddings import _train
+save_fasttext(_train(pathlib.Path(sys.argv[1]), "syllable")[0], sys.argv[2])
 """
 
 
@@ -84,14 +86,11 @@ def test_a_model_trained_again_saves_to_the_same_bytes(tmp_path):
     # Its sha256 keys the cache downstream: a model trained again to the same vectors (one
     # worker; a reproduced stage retrains it) must not retrain the classifiers that read it.
     # Two processes, two string hash seeds: gensim's file once listed names in a set's order.
-    corpus = tmp_path / "syllable.txt"
-    with open(corpus, "w", encoding="utf-8") as out:
-        write_corpus(SENTENCES * 30, "syllable", out)
     files = [tmp_path / str(seed) / "fasttext.model" for seed in (1, 2)]
     for seed, file in zip((1, 2), files, strict=True):
         file.parent.mkdir()
         env = {**os.environ, "PYTHONHASHSEED": str(seed)}
-        subprocess.run([sys.executable, "-c", SAVE, corpus, file], env=env, check=True)
+        subprocess.run([sys.executable, "-c", SAVE, tmp_path, file], env=env, cwd=ROOT, check=True)
     assert files[0].read_bytes() == files[1].read_bytes()
     model, _ = _train(tmp_path, "syllable")  # what the saved model gives is what training made
     loaded = KoreanVectors.load(files[0], "syllable")
