@@ -24,10 +24,9 @@ from flows.corpus import run_corpus
 from flows.results import LMResult, LMRun, ending
 from flows.runners import on_callers_runner
 from flows.trained_variant import ServedModel, log_trained_variant
-from korflow.core import settings
+from korflow.core import cpu, settings
 from korflow.core.config.lm import LMStageConfig
 from korflow.core.config.resolve import flow_settings
-from korflow.core.cpu import side_by_side
 from korflow.core.datasets import Shard
 from korflow.core.stages import SPEC
 from korflow.serving.lm_predictor import LMPredictor, LMPyfunc
@@ -61,6 +60,7 @@ def lm_flow(
     ``profile`` with ``overrides``. ``upstream``: {"corpus": CorpusResult} from a pipeline."""
     started = time.perf_counter()
     cfg = flow_settings("lm", profile, overrides, config)
+    cpu.one_thread_here()  # its trainings run in threads of their own (korflow.core.cpu)
     upstream = upstream or {}
     mirror = settings.mirror_arg(data_mirror)
     corpus, manifest = run_corpus(cfg.corpus, mirror, upstream.get("corpus"))
@@ -91,7 +91,7 @@ def lm_flow(
             return _train_direction(cfg, unit, direction, data, baseline, corpus, mirror)
 
         if own.side_by_side and len(own.directions) > 1:
-            done = side_by_side(f"lm {unit}", direction_run, own.directions, logger.info)
+            done = cpu.side_by_side(f"lm {unit}", direction_run, own.directions, logger.info)
         else:
             done = [direction_run(direction) for direction in own.directions]
         for run, texts in done:

@@ -23,7 +23,7 @@ from flows.embed import fasttext_models
 from flows.lm import language_models
 from flows.results import SentimentResult, SentimentRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
-from korflow.core import plots, settings
+from korflow.core import cpu, plots, settings
 from korflow.core.config.resolve import flow_settings
 from korflow.core.config.sentiment import SentimentConfig
 from korflow.core.datasets import Shard, sha256_file
@@ -48,6 +48,7 @@ def sentiment_flow(
     "embed": EmbedResult} from a pipeline that already ran those stages."""
     started = time.perf_counter()
     cfg = flow_settings("sentiment", profile, overrides, config)
+    cpu.one_thread_here()  # its trainings run in threads of their own (korflow.core.cpu)
     upstream = upstream or {}
     mirror = settings.mirror_arg(data_mirror)
     corpus, manifest = run_corpus(cfg.corpus, mirror, upstream.get("corpus"))

@@ -21,7 +21,7 @@ from flows.lm import language_models
 from flows.results import Seq2SeqResult, Seq2SeqRun, ending
 from flows.trained_variant import ServedModel, log_trained_variant
 from korean.chatbot import EVERYDAY_QUESTIONS
-from korflow.core import settings, sources
+from korflow.core import cpu, settings, sources
 from korflow.core.config.resolve import flow_settings
 from korflow.core.config.seq2seq import Seq2SeqStageConfig
 from korflow.core.datasets import sha256_file
@@ -57,6 +57,7 @@ def seq2seq_flow(
     language model."""
     started = time.perf_counter()
     cfg = flow_settings("seq2seq", profile, overrides, config)
+    cpu.one_thread_here()  # its trainings run in threads of their own (korflow.core.cpu)
     mirror = settings.mirror_arg(data_mirror)
     source = fetch_file("chatbot", sources.CHATBOT, mirror, cfg.chatbot_file)
     data = prepare_pairs(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from korflow.core import settings
-from korflow.core.cpu import cpu_turn
+from korflow.core.cpu import cpu_turn, in_own_thread
 from korflow.core.epoch_log import LiveEpochs
 from korflow.core.gpu import gpu_slot
 from models.data import save_atomic
@@ -99,20 +99,25 @@ def train_and_test(
 
     on_cpu = pick_device(train_cfg.device).type == "cpu"
     job = f"{stage} {name}"
-    with (
-        gpu_slot(job, not on_cpu, logger.info),
-        cpu_turn(job, logger.info, exclusive=on_cpu) as threads,
-    ):
-        logger.info("%s: training on %d thread(s)", name, threads)
-        # Seeded and built inside the turn, and under the lock that a training beside it in
-        # this process (a shared turn) takes: nothing else draws from torch's global RNG
-        # between the seed and the initial weights.
-        with GLOBAL_RNG:
-            torch.manual_seed(train_cfg.seed)
-            model = build()
-        result = fit(model, checkpoint_dir(run_dir), report)
-        finished(run_dir)
-        tested = test(model, result)
+
+    def session() -> tuple[nn.Module, TrainResult, dict]:
+        with (
+            gpu_slot(job, not on_cpu, logger.info),
+            cpu_turn(job, logger.info, exclusive=on_cpu) as threads,
+        ):
+            logger.info("%s: training on %d thread(s)", name, threads)
+            # Seeded and built inside the turn, and under the lock that a training beside it
+            # in this process (a shared turn) takes: nothing else draws from torch's global
+            # RNG between the seed and the initial weights.
+            with GLOBAL_RNG:
+                torch.manual_seed(train_cfg.seed)
+                model = build()
+            result = fit(model, checkpoint_dir(run_dir), report)
+            finished(run_dir)
+            return model, result, test(model, result)
+
+    # In a thread that ends with the training: its OpenMP team ends with it (korflow.core.cpu).
+    model, result, tested = in_own_thread(session)
     save_atomic(model.state_dict(), run_dir / "weights.pt")
     return result_type(
         weights=str(run_dir / "weights.pt"),

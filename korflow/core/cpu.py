@@ -12,6 +12,12 @@ instead, each on its part of the threads, in threads of one process (``shared_tu
 LSTM language models side by side on 2 cores trained 1.81x the tokens a second of one after
 the other on both (BENCHMARKS.md).
 
+A training runs in a thread of its own that ends with it (``in_own_thread``): torch's OpenMP
+keeps a team of worker threads for every thread that ran a parallel region, and while more of
+them live than there are cores, every team sleeps between regions instead of spinning. A
+training in one Prefect worker thread after another's had run in a different one trained at
+half speed (BENCHMARKS.md, "Trainings in threads that end").
+
 ``KORFLOW_THREADS`` sets the budget (default: the cores this process may use);
 ``KORFLOW_CPU_EXCLUSIVE=0`` lets heavy jobs overlap (a big machine, or one that runs other
 work anyway). Jobs on a GPU do not take a turn.
@@ -62,8 +68,7 @@ def cpu_turn(job: str, log: Callable[[str], None] = print, exclusive: bool = Tru
     with contextlib.ExitStack() as stack:
         if exclusive and os.environ.get("KORFLOW_CPU_EXCLUSIVE", "1") != "0":
             stack.enter_context(_turn(job, log))
-        if "torch" in sys.modules:  # set after the turn: the setting is process-wide
-            sys.modules["torch"].set_num_threads(budget)
+        stack.enter_context(torch_threads(budget))  # after the turn: it sets a process default
         yield budget
 
 
@@ -81,13 +86,18 @@ def shared_turn(job: str, jobs: int, log: Callable[[str], None] = print) -> Iter
     own and yields the share."""
     with cpu_turn(job, log) as budget:
         share = max(1, budget // jobs)
-        if "torch" in sys.modules:  # process-wide: every job of the turn runs on its share
-            sys.modules["torch"].set_num_threads(share)
         token = _SHARE.set(share)
         try:
             yield share
         finally:
             _SHARE.reset(token)
+
+
+def in_own_thread(work: Callable[[], R]) -> R:
+    """``work()`` in a new thread (with a copy of this context) that ends when it returns, so
+    that the OpenMP team its torch calls start ends with it; its result, or its error."""
+    with ThreadPoolExecutor(1, thread_name_prefix="korflow-job") as pool:
+        return pool.submit(contextvars.copy_context().run, work).result()
 
 
 def side_by_side(
@@ -96,9 +106,41 @@ def side_by_side(
     """``work(item)`` for every item at once, each in a thread of its own within one
     ``shared_turn``; their results in order. All run to their end; then the first error (in
     the items' order) is raised."""
-    with shared_turn(job, len(items), log), ThreadPoolExecutor(len(items)) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, work, item) for item in items]
+    with shared_turn(job, len(items), log) as share, ThreadPoolExecutor(len(items)) as pool:
+
+        def on_share(item: T) -> R:
+            with torch_threads(share):
+                return work(item)
+
+        futures = [pool.submit(contextvars.copy_context().run, on_share, item) for item in items]
         return [future.result() for future in futures]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch (if loaded) on ``n`` threads in the calling thread for the body, then as before.
+    Read first: torch sets up a thread's OpenMP threads at its first parallel call from the
+    last value set in any thread, which would undo a setting made before it."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def one_thread_here() -> None:
+    """torch on one thread in the calling thread from now on: for a thread that outlives its
+    work (a flow's, a Prefect worker's), whose small torch calls would otherwise start an
+    OpenMP team that lives as long as it and slows every training (``in_own_thread``)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.get_num_threads()  # torch's own setup of this thread first (torch_threads)
+        torch.set_num_threads(1)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,8 @@
 """The thread budget: heavy jobs take turns on the CPU, across threads and processes, and torch
 gets the budget's threads; only GPU trainings ask for the GPU slot."""
 
+import contextvars
+import os
 import re
 import subprocess
 import sys
@@ -202,3 +204,93 @@ def test_a_failed_job_side_by_side_lets_the_other_finish_then_raises(lock):
     assert cpu.side_by_side("pair", work, ["a", "b"], print) == [
         f"{n} on {max(1, cpu.threads() // 2)}" for n in "ab"
     ]
+
+
+# Run in a fresh interpreter: no other test's threads start or end while it counts.
+COUNT_THREADS = """
+import os, threading, time
+import torch
+from korflow.core import cpu
+
+def count():  # once threads that ended are gone (the OS reaps them a moment later)
+    now, deadline = len(os.listdir("/proc/self/task")), time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now, last = len(os.listdir("/proc/self/task")), now
+        if now == last:
+            break
+    return now
+
+def parallel():
+    with cpu.torch_threads(2):
+        a = torch.randn(256, 256)
+        for _ in range(5):
+            a = torch.tanh(a @ a)  # parallel regions: this thread's OpenMP team
+
+once = threading.Thread(target=parallel)  # what torch starts once per process
+once.start()
+once.join()
+before = count()
+cpu.in_own_thread(parallel)
+ended = count()
+ran, release = threading.Event(), threading.Event()
+
+def lives_on():
+    parallel()
+    ran.set()
+    release.wait()
+
+kept = threading.Thread(target=lives_on)
+kept.start()
+ran.wait(30)
+print(before, ended, count())
+release.set()
+kept.join()
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_a_job_in_its_own_thread_takes_its_openmp_team_with_it():
+    out = subprocess.run(
+        [sys.executable, "-c", COUNT_THREADS], capture_output=True, text=True, check=True
+    )
+    before, ended, kept = map(int, out.stdout.split())
+    assert ended == before  # the job's thread and its OpenMP worker ended with it
+    # The same work in a thread that lives on keeps its team: libgomp then manages more
+    # threads than cores and every team sleeps between regions (a pipeline's later trainings
+    # ran at half speed).
+    assert kept >= before + 2  # the thread and its OpenMP worker
+
+
+def test_in_own_thread_returns_raises_and_runs_in_the_callers_context():
+    var = contextvars.ContextVar("var")
+    var.set("caller's")
+    value, ident = cpu.in_own_thread(lambda: (var.get(), threading.get_ident()))
+    assert value == "caller's" and ident != threading.get_ident()
+    with pytest.raises(KeyError, match="missing"):
+        cpu.in_own_thread(lambda: {}["missing"])
+
+
+def test_torch_threads_hold_whatever_another_thread_sets_meanwhile():
+    # torch sets a thread's OpenMP threads up at its first parallel call from the last value
+    # any thread set: a job's setting made before that call would be undone.
+    got, inside, go = [], threading.Event(), threading.Event()
+
+    def job():
+        with cpu.torch_threads(1):
+            inside.set()
+            go.wait(30)
+            torch.tanh(torch.randn(200_000))
+            got.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    thread = threading.Thread(target=job)
+    thread.start()
+    try:
+        inside.wait(30)
+        torch.set_num_threads(2)
+        go.set()
+        thread.join()
+    finally:
+        torch.set_num_threads(before)
+    assert got == [1]
