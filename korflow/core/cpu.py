@@ -30,6 +30,7 @@ import contextvars
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -96,8 +97,21 @@ def shared_turn(job: str, jobs: int, log: Callable[[str], None] = print) -> Iter
 def in_own_thread(work: Callable[[], R]) -> R:
     """``work()`` in a new thread (with a copy of this context) that ends when it returns, so
     that the OpenMP team its torch calls start ends with it; its result, or its error."""
-    with ThreadPoolExecutor(1, thread_name_prefix="korflow-job") as pool:
-        return pool.submit(contextvars.copy_context().run, work).result()
+    context, outcome = contextvars.copy_context(), {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = context.run(work)
+        except BaseException as exc:  # raised in the caller's thread
+            outcome["error"] = exc
+
+    # A daemon: Ctrl-C ends the caller's wait at once, and the process does not wait for it.
+    thread = threading.Thread(target=run, name="korflow-job", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def side_by_side(

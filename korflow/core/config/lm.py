@@ -32,8 +32,9 @@ class LMUnitConfig(BaseModel):
     train: LMTrainConfig = LMTrainConfig()
 
 
-# quick trains tiny one-layer models on a slice of the text: about half a minute each, just
-# below the n-gram baseline's perplexity (BENCHMARKS.md, "Language models").
+# quick trains tiny one-layer models on the slice's training reviews (more units than the cap,
+# which only limits the Wikipedia text after them): 1.5 min for the morpheme pair, 1.3 for the
+# syllable model, about the n-gram baseline's perplexity (BENCHMARKS.md).
 _TINY = {
     "max_train_units": 200_000,
     "model": {
