@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: peak memory, and running each job in a fresh process."""
+"""What the benchmark scripts share: peak memory, running each job in a fresh process, and a
+language model's training stream."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 
 def peak_mb() -> int:
@@ -25,3 +27,15 @@ def run_jobs(script: str, jobs: list[list[str]]) -> list[dict]:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
     return rows
+
+
+def lm_stream(data: Path | None, units: int, vocab: int):
+    """The first ``units`` ids of an LM stage data folder's ``train.pt``, else a stream of ids
+    1..``vocab`` drawn with Zipf frequencies (seeded)."""
+    import torch
+
+    if data is not None:
+        return torch.load(data / "train.pt", weights_only=True)["stream"][:units]
+    ranks = torch.arange(1, vocab + 1, dtype=torch.float64)
+    draw = torch.Generator().manual_seed(0)
+    return torch.multinomial(1 / ranks, units, replacement=True, generator=draw) + 1

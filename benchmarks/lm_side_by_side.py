@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import run_jobs  # noqa: E402
+from benchmarks.common import lm_stream, run_jobs  # noqa: E402
 from models.lm import LanguageModel, LMConfig, adaptive_cutoffs  # noqa: E402
 from models.lm_train import LMTrainConfig, train_lm  # noqa: E402
 
@@ -33,19 +33,11 @@ VOCAB = 50_000
 NO_DROPOUT = {"dropout": 0.0, "input_dropout": 0.0, "embed_dropout": 0.0}  # the full profile
 
 
-def stream(data: Path | None, units: int) -> torch.Tensor:
-    if data is not None:
-        return torch.load(data / "train.pt", weights_only=True)["stream"][:units]
-    ranks = torch.arange(1, VOCAB + 1, dtype=torch.float64)
-    draw = torch.Generator().manual_seed(0)
-    return torch.multinomial(1 / ranks, units, replacement=True, generator=draw) + 1
-
-
 def job(layout: str, data: Path | None, windows: int, threads: int, batch: int) -> dict:
     models = 2 if layout == "pair" else 1
     torch.set_num_threads(max(1, threads // models))
     train_cfg = LMTrainConfig(epochs=1, batch_size=batch, bptt=32, lr=3e-3)
-    ids = stream(data, windows * batch * 32 + 1)
+    ids = lm_stream(data, windows * batch * 32 + 1, VOCAB)
     vocab = int(ids.max()) + 1
     cfg = LMConfig(
         vocab, embed_dim=256, hidden_size=256, cutoffs=adaptive_cutoffs(vocab), **NO_DROPOUT

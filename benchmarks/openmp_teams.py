@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import run_jobs  # noqa: E402
+from benchmarks.common import lm_stream, run_jobs  # noqa: E402
 from models.lm import LanguageModel, LMConfig, adaptive_cutoffs  # noqa: E402
 from models.lm_train import LMTrainConfig, train_lm  # noqa: E402
 
@@ -39,19 +39,11 @@ VOCAB = 1_500  # about the quick profile's syllables
 LAYOUTS = ("none", "alive", "ended")
 
 
-def stream(data: Path | None, units: int) -> torch.Tensor:
-    if data is not None:
-        return torch.load(data / "train.pt", weights_only=True)["stream"][:units]
-    ranks = torch.arange(1, VOCAB + 1, dtype=torch.float64)
-    draw = torch.Generator().manual_seed(0)
-    return torch.multinomial(1 / ranks, units, replacement=True, generator=draw) + 1
-
-
 def job(layout: str, data: Path | None, windows: int, threads: int) -> dict:
     # The main thread on one thread: its own team would count against every layout.
     torch.get_num_threads()
     torch.set_num_threads(1)
-    ids = stream(data, windows * 16 * 32 + 1)
+    ids = lm_stream(data, windows * 16 * 32 + 1, VOCAB)
     vocab = int(ids.max()) + 1
     cfg = LMConfig(
         vocab,

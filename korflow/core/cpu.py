@@ -130,31 +130,34 @@ def side_by_side(
         return [future.result() for future in futures]
 
 
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """torch (if loaded) on ``n`` threads in the calling thread for the body, then as before.
+def _set_torch_threads(n: int) -> int | None:
+    """torch (if loaded) on ``n`` threads in the calling thread; what it had (None: no torch).
     Read first: torch sets up a thread's OpenMP threads at its first parallel call from the
     last value set in any thread, which would undo a setting made before it."""
     torch = sys.modules.get("torch")
     if torch is None:
-        yield
-        return
+        return None
     before = torch.get_num_threads()
     torch.set_num_threads(n)
+    return before
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch (if loaded) on ``n`` threads in the calling thread for the body, then as before."""
+    before = _set_torch_threads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        if before is not None:
+            _set_torch_threads(before)
 
 
 def one_thread_here() -> None:
     """torch on one thread in the calling thread from now on: for a thread that outlives its
     work (a flow's, a Prefect worker's), whose small torch calls would otherwise start an
     OpenMP team that lives as long as it and slows every training (``in_own_thread``)."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.get_num_threads()  # torch's own setup of this thread first (torch_threads)
-        torch.set_num_threads(1)
+    _set_torch_threads(1)
 
 
 @contextlib.contextmanager
