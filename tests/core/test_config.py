@@ -15,15 +15,17 @@ from korflow.core.stages import SPEC, STAGES
 from tests.helpers import FIXTURES
 
 # Logged by the quick pipeline at 1932a7e, before settings held each upstream once; beside
-# each stage, what narrowed its run to one variant, and the settings added since as it ran them
-# (its morpheme language models one after the other, its lm variant beside random embeddings).
-ONE_AFTER_THE_OTHER = {"morpheme": {"side_by_side": False}}
+# each stage, what narrowed its run to one variant, the settings added since as it ran them
+# (its morpheme language models one after the other, its lm variant beside random embeddings),
+# and the quick profile's values as they were then (3 morpheme LM epochs, 12 sentiment epochs).
+ONE_AFTER_THE_OTHER = {"morpheme": {"side_by_side": False, "train": {"epochs": 3}}}
+TWELVE_EPOCHS = {"train": {"epochs": 12}}
 RECORDS = {
-    "pipeline": {"lm": ONE_AFTER_THE_OTHER, "sentiment": {"lm_vectors": None}},
+    "pipeline": {"lm": ONE_AFTER_THE_OTHER, "sentiment": {"lm_vectors": None, **TWELVE_EPOCHS}},
     "embed": {"levels": ["syllable"]},
     "lm": {
         "units": ["morpheme"],
-        "morpheme": {"directions": ["forward"], "side_by_side": False},
+        "morpheme": {"directions": ["forward"], **ONE_AFTER_THE_OTHER["morpheme"]},
         "register_model": False,
     },
     "sentiment": {
@@ -31,6 +33,7 @@ RECORDS = {
         "register_model": False,
         "lm": ONE_AFTER_THE_OTHER,
         "lm_vectors": None,
+        **TWELVE_EPOCHS,
     },
     "seq2seq": {"register_model": False, "lm": ONE_AFTER_THE_OTHER},
 }

@@ -33,8 +33,10 @@ class LMUnitConfig(BaseModel):
 
 
 # quick trains tiny one-layer models on the slice's training reviews (more units than the cap,
-# which only limits the Wikipedia text after them): 1.5 min for the morpheme pair, 1.3 for the
-# syllable model, about the n-gram baseline's perplexity (BENCHMARKS.md).
+# which only limits the Wikipedia text after them), the morpheme pair for two epochs (below the
+# trigram: 142.8 / 136.7 against 146.4), the syllable model for three (the korflow generate
+# model): about half a minute each on 2 cores (BENCHMARKS.md, "The quick pipeline within a
+# third").
 _TINY = {
     "max_train_units": 200_000,
     "model": {
@@ -89,7 +91,7 @@ class LMStageConfig(StageSettings):
         "quick": {
             "heldout_units": 20_000,
             "wiki_heldout": 0.05,
-            "morpheme": {**_TINY, "side_by_side": True},
+            "morpheme": {**_TINY, "side_by_side": True, "train": {**_TINY["train"], "epochs": 2}},
             "syllable": _TINY,
         },
         "full": {},
