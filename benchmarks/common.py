@@ -39,3 +39,19 @@ def lm_stream(data: Path | None, units: int, vocab: int):
     ranks = torch.arange(1, vocab + 1, dtype=torch.float64)
     draw = torch.Generator().manual_seed(0)
     return torch.multinomial(1 / ranks, units, replacement=True, generator=draw) + 1
+
+
+def full_morpheme_lm(vocab: int):
+    """The full profile's morpheme language model's settings over ``vocab`` ids: 256 x 256,
+    adaptive softmax, no dropout (one pass shows no unit twice)."""
+    from models.lm import LMConfig, adaptive_cutoffs
+
+    return LMConfig(
+        vocab,
+        embed_dim=256,
+        hidden_size=256,
+        cutoffs=adaptive_cutoffs(vocab),
+        dropout=0.0,
+        input_dropout=0.0,
+        embed_dropout=0.0,
+    )

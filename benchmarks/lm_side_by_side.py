@@ -25,12 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import lm_stream, run_jobs  # noqa: E402
-from models.lm import LanguageModel, LMConfig, adaptive_cutoffs  # noqa: E402
+from benchmarks.common import full_morpheme_lm, lm_stream, run_jobs  # noqa: E402
+from models.lm import LanguageModel  # noqa: E402
 from models.lm_train import LMTrainConfig, train_lm  # noqa: E402
 
 VOCAB = 50_000
-NO_DROPOUT = {"dropout": 0.0, "input_dropout": 0.0, "embed_dropout": 0.0}  # the full profile
 
 
 def job(layout: str, data: Path | None, windows: int, threads: int, batch: int) -> dict:
@@ -39,9 +38,7 @@ def job(layout: str, data: Path | None, windows: int, threads: int, batch: int) 
     train_cfg = LMTrainConfig(epochs=1, batch_size=batch, bptt=32, lr=3e-3)
     ids = lm_stream(data, windows * batch * 32 + 1, VOCAB)
     vocab = int(ids.max()) + 1
-    cfg = LMConfig(
-        vocab, embed_dim=256, hidden_size=256, cutoffs=adaptive_cutoffs(vocab), **NO_DROPOUT
-    )
+    cfg = full_morpheme_lm(vocab)
     heldout = {"held": ids[:2_000]}
 
     def train(backward: bool) -> None:

@@ -1,6 +1,6 @@
 """What a training step of the full morpheme LM costs as training goes on, with torch alone:
 the full profile's shapes (50,000 ids, 256 x 256, adaptive softmax, no dropout, batches of
-8 x 32, fused AdamW), Zipf-distributed ids, one thread.
+8 x 32, fused AdamW), Zipf-distributed ids (``benchmarks.common.lm_stream``), one thread.
 
     python benchmarks/lm_step_costs.py [--steps 1800] [--every 300]
 
@@ -23,37 +23,30 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.lm import LanguageModel, LMConfig, adaptive_cutoffs  # noqa: E402
+from benchmarks.common import full_morpheme_lm, lm_stream  # noqa: E402
+from models.lm import LanguageModel  # noqa: E402
+from models.lm_train import batchify, windows  # noqa: E402
 
 VOCAB = 50_000
 
 
-def trainer(frozen_embedding: bool = False):
-    """A fresh seeded model and a function that trains it one step on a Zipf batch."""
+def trainer(total: int, frozen_embedding: bool = False):
+    """A fresh seeded model and a function that trains it on the next window of a Zipf stream
+    (``total`` windows of 8 x 32 ids)."""
+    ids = lm_stream(None, total * 8 * 32 + 1, VOCAB)
     torch.manual_seed(0)
-    cfg = LMConfig(
-        VOCAB,
-        embed_dim=256,
-        hidden_size=256,
-        cutoffs=adaptive_cutoffs(VOCAB),
-        dropout=0.0,
-        input_dropout=0.0,
-        embed_dropout=0.0,
-    )
-    model = LanguageModel(cfg).train()
+    model = LanguageModel(full_morpheme_lm(int(ids.max()) + 1)).train()
     for module in model.modules():
         if isinstance(module, torch.nn.Embedding):
             module.weight.requires_grad_(not frozen_embedding)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=3e-3, weight_decay=0.01, fused=True)
-    ranks = torch.arange(1, VOCAB - 3, dtype=torch.float64)
-    draw = torch.Generator().manual_seed(0)
+    batches = windows(batchify(ids, 8), 32)
 
     def step() -> None:
-        ids = torch.multinomial(1 / ranks, 8 * 33, replacement=True, generator=draw) + 4
-        ids = ids.view(8, 33)
-        features, _ = model(ids[:, :-1])
-        loss = model.loss(features, ids[:, 1:])
+        x, y = next(batches)
+        features, _ = model(x)
+        loss = model.loss(features, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -64,7 +57,7 @@ def trainer(frozen_embedding: bool = False):
 def steps(total: int, every: int) -> None:
     for flush in (False, True):
         torch.set_flush_denormal(flush)
-        step, times, start = trainer(), [], time.perf_counter()
+        step, times, start = trainer(total), [], time.perf_counter()
         for i in range(1, total + 1):
             step()
             if i % every == 0:
@@ -77,7 +70,7 @@ def steps(total: int, every: int) -> None:
 
 def faults(n: int = 100) -> None:
     for frozen in (False, True):
-        step = trainer(frozen)
+        step = trainer(n + 5, frozen)
         for _ in range(5):
             step()
         before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
